@@ -1,0 +1,253 @@
+"""Documents -> passages: spans of the document text that fit the model, cut at paragraph and
+sentence boundaries, each kept with the heading it sits under."""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from qa.tokens import SPECIAL_TOKENS
+
+
+class Counter(Protocol):
+    max_tokens: int
+
+    def count(self, text: str) -> int: ...
+    def count_many(self, texts: Sequence[str]) -> list[int]: ...
+    def offsets(self, text: str) -> list[tuple[int, int]]: ...
+
+
+class Source(Protocol):
+    @property
+    def source(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+    def page_at(self, offset: int) -> int | None: ...
+
+
+@dataclass(frozen=True)
+class ChunkParams:
+    target_tokens: int = 128  # word pieces of text per passage, before the heading prefix
+    overlap_sentences: int = 1  # sentences repeated across a cut inside a paragraph
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Passage:
+    id: str
+    source: str
+    start: int
+    end: int
+    text: str  # == document.text[start:end]
+    heading: str  # the section heading above the passage ("" when none)
+    lines: tuple[int, int]  # 1-based, inclusive
+    page: int | None
+
+    @property
+    def embed_text(self) -> str:
+        """What the model reads: the passage, prefixed by its heading when the span lacks it."""
+        if self.heading and not self.text.startswith(self.heading):
+            return f"{self.heading}\n{self.text}"
+        return self.text
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Chunks:
+    passages: list[Passage]
+    sentences: list[Span]  # every sentence-like unit of the document, in order
+
+
+@dataclass(frozen=True)
+class _Unit:
+    start: int
+    end: int
+    tokens: int
+    paragraph: int
+    is_heading: bool
+
+
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n\s*")
+_ABBREVIATION = re.compile(
+    r"(?:\b(?:[A-Z]\.)+[A-Z]?|\b[A-Z]|\b(?:Mr|Mrs|Ms|Dr|Prof|St|Jr|Sr|vs|etc|No|Vol|Gen|Col|Lt|"
+    r"Sgt|Capt|Rev|Inc|Ltd|Co|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec|e\.g|i\.e))\.$"
+)
+_MAX_HEADING_CHARS = 120
+
+
+def chunk(document: Source, *, counter: Counter, params: ChunkParams) -> Chunks:
+    budget = max(8, min(params.target_tokens, counter.max_tokens - SPECIAL_TOKENS))
+    units = _units(document.text, counter, budget)
+    passages: list[Passage] = []
+    newlines = [m.start() for m in re.finditer("\n", document.text)]
+    for heading, section in _sections(document.text, units):
+        heading_cost = counter.count_many([heading])[0] + 1 if heading else 0
+        section_budget = max(8, min(budget, counter.max_tokens - SPECIAL_TOKENS - heading_cost))
+        for group in _pack(section, section_budget, params.overlap_sentences):
+            passages.extend(_fit(document, group, heading, counter, newlines))
+    return Chunks(passages, [Span(u.start, u.end) for u in units])
+
+
+def _units(text: str, counter: Counter, budget: int) -> list[_Unit]:
+    """Sentence-like units; a unit longer than the budget is cut at word-piece boundaries."""
+    spans = list(_sentence_spans(text))
+    counts = counter.count_many([text[s:e] for s, e, _ in spans])
+    units: list[_Unit] = []
+    for (start, end, paragraph), tokens in zip(spans, counts, strict=True):
+        is_heading = _is_heading(text, start, end)
+        if tokens <= budget:
+            units.append(_Unit(start, end, tokens, paragraph, is_heading))
+            continue
+        for piece_start, piece_end in _cut(text, start, end, counter, budget):
+            piece_tokens = counter.count_many([text[piece_start:piece_end]])[0]
+            units.append(_Unit(piece_start, piece_end, piece_tokens, paragraph, False))
+    return units
+
+
+def _sentence_spans(text: str) -> Iterator[tuple[int, int, int]]:
+    for paragraph, (p_start, p_end) in enumerate(_paragraphs(text)):
+        start = p_start
+        for match in _SENTENCE_END.finditer(text, p_start, p_end):
+            cut = match.start() + len(match.group().rstrip())
+            if match.group()[0] != "\n" and _ABBREVIATION.search(text, start, cut):
+                continue
+            yield from _trimmed(text, start, cut, paragraph)
+            start = match.end()
+        yield from _trimmed(text, start, p_end, paragraph)
+
+
+def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
+    start = 0
+    for match in _BLANK_LINE.finditer(text):
+        yield start, match.start()
+        start = match.end()
+    yield start, len(text)
+
+
+def _trimmed(text: str, start: int, end: int, paragraph: int) -> Iterator[tuple[int, int, int]]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if start < end:
+        yield start, end, paragraph
+
+
+def _is_heading(text: str, start: int, end: int) -> bool:
+    """A short line standing alone as a paragraph, not ending like a sentence."""
+    line = text[start:end]
+    if len(line) > _MAX_HEADING_CHARS or "\n" in line or line[-1] in '.,;!?…"”’':
+        return False
+    alone_before = start == 0 or text[max(0, start - 2) : start].count("\n") == 2
+    alone_after = end == len(text) or text[end : end + 2] == "\n\n" or text[end:].strip() == ""
+    return alone_before and alone_after
+
+
+def _cut(
+    text: str, start: int, end: int, counter: Counter, budget: int
+) -> Iterator[tuple[int, int]]:
+    """Split an over-long unit, preferring a space near each word-piece limit."""
+    offsets = counter.offsets(text[start:end])
+    piece_start, first_token = start, 0
+    step = max(1, budget - 8)  # cutting inside a word can add a piece or two
+    while first_token + step < len(offsets):
+        limit = start + offsets[first_token + step][0]
+        space = text.rfind(" ", piece_start + 1, limit)
+        cut = space if space > piece_start else limit
+        yield from ((s, e) for s, e, _ in _trimmed(text, piece_start, cut, 0))
+        piece_start = cut
+        first_token = next(i for i, (s, _) in enumerate(offsets) if start + s >= cut)
+    yield from ((s, e) for s, e, _ in _trimmed(text, piece_start, end, 0))
+
+
+def _sections(text: str, units: list[_Unit]) -> Iterator[tuple[str, list[_Unit]]]:
+    heading, section = "", []
+    for unit in units:
+        if unit.is_heading:
+            if any(not u.is_heading for u in section):
+                yield heading, section
+                section = []
+            heading = text[unit.start : unit.end]  # of stacked headings, the nearest one rules
+        section.append(unit)
+    if section:
+        yield heading, section
+
+
+def _pack(units: list[_Unit], budget: int, overlap: int) -> Iterator[list[_Unit]]:
+    """Whole paragraphs while they fit; a paragraph too big alone is cut between sentences."""
+    current: list[_Unit] = []
+    for paragraph in _by_paragraph(units):
+        size = sum(u.tokens for u in paragraph)
+        if sum(u.tokens for u in current) + size <= budget:
+            current.extend(paragraph)
+            continue
+        if current and not all(u.is_heading for u in current):
+            yield current
+            current = []
+        for unit in paragraph:
+            if current and sum(u.tokens for u in current) + unit.tokens > budget:
+                yield current
+                current = _overlap(current, unit, budget, overlap)
+            current.append(unit)
+    if current:
+        yield current
+
+
+def _by_paragraph(units: list[_Unit]) -> Iterator[list[_Unit]]:
+    group: list[_Unit] = []
+    for unit in units:
+        if group and unit.paragraph != group[-1].paragraph:
+            yield group
+            group = []
+        group.append(unit)
+    if group:
+        yield group
+
+
+def _overlap(previous: list[_Unit], unit: _Unit, budget: int, overlap: int) -> list[_Unit]:
+    carried = [u for u in previous[-overlap:] if not u.is_heading] if overlap else []
+    while carried and sum(u.tokens for u in carried) + unit.tokens > budget // 2 + unit.tokens:
+        carried.pop(0)
+    return carried if len(carried) < len(previous) else []
+
+
+def _fit(
+    document: Source, group: list[_Unit], heading: str, counter: Counter, newlines: list[int]
+) -> Iterator[Passage]:
+    """Check the real count of what the model reads; halve a group the estimate got wrong."""
+    passage = _passage(document, group[0].start, group[-1].end, heading, newlines)
+    if len(group) > 1 and counter.count(passage.embed_text) > counter.max_tokens:
+        middle = len(group) // 2
+        yield from _fit(document, group[:middle], heading, counter, newlines)
+        yield from _fit(document, group[middle:], heading, counter, newlines)
+        return
+    yield passage
+
+
+def _passage(document: Source, start: int, end: int, heading: str, newlines: list[int]) -> Passage:
+    text = document.text[start:end]
+    digest = hashlib.sha256(f"{document.source}\0{start}\0{end}\0{text}".encode()).hexdigest()
+    lines = (bisect.bisect_left(newlines, start) + 1, bisect.bisect_left(newlines, end - 1) + 1)
+    return Passage(
+        id=digest[:16],
+        source=document.source,
+        start=start,
+        end=end,
+        text=text,
+        heading=heading,
+        lines=lines,
+        page=document.page_at(start),
+    )

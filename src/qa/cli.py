@@ -1,0 +1,113 @@
+"""The command line: `qa index`, `qa ask`, `qa eval`, `qa serve`. Errors become messages here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from qa.errors import QaError
+from qa.settings import Settings
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(docs=args.docs, index=args.index)
+        result: int = args.run(args, settings)
+        return result
+    except QaError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except ValueError as exc:  # settings from the environment
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--docs", type=Path, help="documents folder (default: seeds/, QA_DOCS)")
+    common.add_argument("--index", type=Path, help="index folder (default: index/, QA_INDEX)")
+    parser = argparse.ArgumentParser(
+        prog="qa", description="Question answering over a folder of documents, with citations."
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    index = commands.add_parser("index", parents=[common], help="build or update the index")
+    index.add_argument("--json", action="store_true", help="end with one JSON line of results")
+    index.set_defaults(run=run_index)
+    for register in _EXTRA_COMMANDS:
+        register(commands, common)
+    return parser
+
+
+def run_index(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.build import build_index
+
+    with _ProgressBar(sys.stderr) as bar:
+        report = build_index(settings, progress=bar.update)
+    for skipped in report.skipped:
+        print(f"warning: skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(_summary(report.as_json(), settings))
+    if args.json:
+        print(json.dumps(report.as_json(), ensure_ascii=False))
+    return EXIT_OK
+
+
+def _summary(report: dict[str, Any], settings: Settings) -> str:
+    counts = ", ".join(
+        f"{len(report[key])} {key}" for key in ("added", "changed", "removed", "skipped")
+    )
+    state = "updated" if report["built"] else "already up to date"
+    return (
+        f"Index {settings.index} {state}: {report['documents']} documents, "
+        f"{report['passages']} passages ({counts}); embedded {report['embedded']} passages "
+        f"in {report['seconds']:.2f} s."
+    )
+
+
+class _ProgressBar:
+    """A tqdm bar per stage, only on a terminal (logs and pipes stay clean)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._enabled = stream.isatty()
+        self._bars: dict[str, Any] = {}
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        if not self._enabled:
+            return
+        if total == 0:
+            print(stage + "…", file=self._stream)
+            return
+        from tqdm import tqdm
+
+        bar = self._bars.get(stage)
+        if bar is None:
+            bar = self._bars[stage] = tqdm(total=total, desc=stage, file=self._stream, unit="")
+        bar.update(done - bar.n)
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for bar in self._bars.values():
+            bar.close()
+
+
+Register = Callable[[Any, argparse.ArgumentParser], None]
+_EXTRA_COMMANDS: list[Register] = []
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

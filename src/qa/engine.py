@@ -1,0 +1,191 @@
+"""The query path: question (+ history, + document filter) -> Answer.
+
+Everything it needs is loaded when the engine opens; a question costs one embedding (cached)
+and in-memory search. `swap` installs a freshly built index without stopping queries.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import numpy as np
+
+from qa.answer import EMPTY_QUESTION, Answer, Policy, compose
+from qa.embedding import Embedder, load_embedder, model_name
+from qa.errors import IndexCorruptError
+from qa.index import Index, load
+from qa.search import Query, Searcher, keyword_query
+from qa.settings import Settings
+from qa.store import RUN_QA_INDEX
+from qa.tokens import SPECIAL_TOKENS, TokenCounter, token_counter
+
+CACHE_SIZE = 1024
+V = TypeVar("V")
+HISTORY_WEIGHT = 0.5  # how much the previous question steers a follow-up
+_FOLLOW_UP = re.compile(
+    r"\b(it|its|he|him|his|she|her|hers|they|them|their|theirs|this|that|these|those|there|"
+    r"then|the same|the film|the book|the article|the author)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    index: Index
+    searcher: Searcher
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        index: Index,
+        *,
+        embedder_factory: Callable[[], Embedder] | None = None,
+        policy: Policy | None = None,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy or Policy()
+        self._factory = embedder_factory or (lambda: load_embedder(settings))
+        self._embedder: Embedder | None = None
+        self._embedder_lock = threading.Lock()
+        self._counter = token_counter(settings.model_path)
+        self._loaded = _Loaded(index, Searcher(index))
+        self._answers: _Lru[Answer] = _Lru(CACHE_SIZE)
+        self._vectors: _Lru[np.ndarray] = _Lru(CACHE_SIZE)
+
+    @classmethod
+    def open(
+        cls, settings: Settings, *, embedder_factory: Callable[[], Embedder] | None = None
+    ) -> Engine:
+        index = load(settings.index)
+        check_model(index, settings)
+        return cls(settings, index, embedder_factory=embedder_factory)
+
+    @property
+    def index(self) -> Index:
+        return self._loaded.index
+
+    def swap(self, index: Index) -> None:
+        """Serve a new index; questions already running finish on the old one."""
+        check_model(index, self.settings)
+        self._loaded = _Loaded(index, Searcher(index))
+        self._answers.clear()
+
+    def warm(self) -> None:
+        """Load the model now rather than on the first question."""
+        self._embed("warm up")
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[str] = (),
+        sources: Collection[str] | None = None,
+        top_k: int | None = None,
+    ) -> Answer:
+        key = (question, tuple(history[-1:]), tuple(sorted(sources or ())), top_k)
+        cached = self._answers.get(key)
+        if cached is not None:
+            return cached
+        answer = self._ask(question, history, sources, top_k or self.settings.top_k)
+        self._answers.put(key, answer)
+        return answer
+
+    def _ask(
+        self, question: str, history: Sequence[str], sources: Collection[str] | None, k: int
+    ) -> Answer:
+        text, notes = clean_question(question, self._counter)
+        if not text:
+            return Answer(question, EMPTY_QUESTION, True, (), notes)
+        loaded = self._loaded
+        query = self._query(text, [clean_question(h, self._counter)[0] for h in history[-1:]])
+        allowed = loaded.searcher.rows_of(set(sources)) if sources is not None else None
+        retrieval = loaded.searcher.search(query, k=k, allowed=allowed)
+        return compose(question, retrieval, loaded.searcher, policy=self.policy, notes=notes)
+
+    def _query(self, text: str, history: list[str]) -> Query:
+        vector = self._embed(text)
+        weighted = keyword_query(text)
+        previous = history[-1] if history else ""
+        if previous and is_follow_up(text):
+            vector = vector + HISTORY_WEIGHT * self._embed(previous)
+            vector = vector / np.linalg.norm(vector)
+            weighted += keyword_query(previous, weight=HISTORY_WEIGHT)
+        return Query(vector.astype(np.float32), weighted)
+
+    def _embed(self, text: str) -> np.ndarray:
+        vector = self._vectors.get(text)
+        if vector is None:
+            vector = self._model().embed([text])[0]
+            self._vectors.put(text, vector)
+        return vector
+
+    def _model(self) -> Embedder:
+        with self._embedder_lock:
+            if self._embedder is None:
+                self._embedder = self._factory()
+            return self._embedder
+
+
+def check_model(index: Index, settings: Settings) -> None:
+    expected = model_name(settings.model_path)
+    if index.model_name != expected:
+        raise IndexCorruptError(
+            f"The index in {settings.index} was built with the model {index.model_name!r}, "
+            f"but the configured model is {expected!r}. {RUN_QA_INDEX}"
+        )
+
+
+def is_follow_up(question: str) -> bool:
+    """Leans on the previous question: a pronoun, or too few words to stand alone."""
+    return bool(_FOLLOW_UP.search(question)) or len(keyword_query(question)) <= 2
+
+
+def clean_question(question: str, counter: TokenCounter) -> tuple[str, tuple[str, ...]]:
+    """Printable text cut to what the model reads, with a note when something was cut."""
+    text = "".join(" " if unicodedata.category(c)[0] == "C" else c for c in question)
+    text = " ".join(text.split())
+    limit = counter.max_tokens - SPECIAL_TOKENS
+    offsets = counter.offsets(text[: limit * 40])  # no word piece is longer than 40 chars
+    if len(offsets) <= limit:
+        return text, ()
+    cut = offsets[limit - 1][1]
+    note = (
+        f"Your question is long: only its first {cut} characters "
+        f"({limit} word pieces, what the model reads) were used."
+    )
+    return text[:cut], (note,)
+
+
+class _Lru(Generic[V]):
+    """A small thread-safe LRU map; answers and query vectors repeat in a chat."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[object, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: object) -> V | None:
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key: object, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()

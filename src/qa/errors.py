@@ -1,0 +1,29 @@
+"""Exceptions raised by the library; only the edges (CLI, web) turn them into messages."""
+
+
+class QaError(Exception):
+    """Base class: every error a user can hit carries a message saying what to do."""
+
+
+class DocsFolderError(QaError):
+    """The documents folder is missing or holds nothing indexable."""
+
+
+class DocumentError(QaError):
+    """One document cannot be read; it is skipped with this reason."""
+
+
+class IndexMissingError(QaError):
+    """No index has been built yet."""
+
+
+class IndexCorruptError(QaError):
+    """The index on disk is incomplete, damaged or built for another model/format."""
+
+
+class IndexBusyError(QaError):
+    """Another build holds the index lock."""
+
+
+class ModelError(QaError):
+    """The embedding model cannot be loaded."""

@@ -1,0 +1,188 @@
+"""Index + query -> ranked hits: dense (passages and their sentences) fused with BM25.
+
+Built once per loaded index; every search after that is in-memory numpy and FAISS work.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.index import Index
+from qa.keyword import terms
+
+CANDIDATES = 50  # per signal, before fusion
+SAME_TEXT = 0.8  # shingle overlap above which two passages are one passage shown once
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How the signals mix; chosen on the labelled set (see bench/tune_retrieval.py)."""
+
+    passage: float = 0.45
+    sentence: float = 0.35
+    keyword: float = 0.20
+
+
+@dataclass(frozen=True)
+class Query:
+    vector: np.ndarray  # (d,), normalised
+    terms: Sequence[tuple[str, float]]  # weighted keyword terms
+
+
+@dataclass(frozen=True)
+class Hit:
+    row: int  # passage row in Index.passages
+    score: float  # fused, what ranks
+    dense: float  # passage cosine
+    sentence: float  # best sentence cosine inside the passage
+    keyword: float  # BM25 scaled to the best keyword match (0..1)
+    duplicates: tuple[int, ...] = ()  # rows of the same text elsewhere
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    hits: list[Hit]
+    sentence_scores: np.ndarray  # cosine of every sentence in the index to the query
+
+
+class Searcher:
+    def __init__(self, index: Index, *, weights: Weights | None = None) -> None:
+        self.index = index
+        self.weights = weights or Weights()
+        self._row_source = [p.source for p in index.passages]
+        self._sentence_ptr, self._sentence_rows = _sentences_of_passages(index)
+        self._sentence_passage = _passage_of_sentences(
+            len(index.sentences), self._sentence_ptr, self._sentence_rows
+        )
+
+    def rows_of(self, sources: Collection[str]) -> np.ndarray:
+        return np.array([r for r, s in enumerate(self._row_source) if s in sources], np.int64)
+
+    def search(self, query: Query, *, k: int, allowed: np.ndarray | None = None) -> Retrieval:
+        sentence_scores = self.index.sentence_vectors @ query.vector
+        if not len(self.index.passages) or (allowed is not None and not len(allowed)):
+            return Retrieval([], sentence_scores)
+        candidates = self._candidates(query, sentence_scores, allowed)
+        hits = self._score(query, candidates, sentence_scores)
+        return Retrieval(self._collapse(hits, k), sentence_scores)
+
+    def _candidates(
+        self, query: Query, sentence_scores: np.ndarray, allowed: np.ndarray | None
+    ) -> np.ndarray:
+        _, dense_rows = self.index.dense.search(query.vector[None, :], CANDIDATES, allowed=allowed)
+        keyword = self.index.keywords.scores(query.terms)
+        best_sentences = np.argsort(-sentence_scores)[: CANDIDATES * 2]
+        rows = np.concatenate(
+            [
+                dense_rows[0][dense_rows[0] >= 0],
+                np.argsort(-keyword)[:CANDIDATES],
+                self._sentence_passage[best_sentences],
+            ]
+        )
+        rows = np.unique(rows[rows >= 0])
+        if allowed is not None:
+            rows = np.intersect1d(rows, allowed)
+        return rows
+
+    def _score(
+        self, query: Query, rows: np.ndarray, sentence_scores: np.ndarray
+    ) -> list[Hit]:
+        keyword = self.index.keywords.scores(query.terms)[rows]
+        keyword = keyword / keyword.max() if keyword.max() > 0 else keyword
+        dense = self.index.passage_vectors[rows] @ query.vector
+        sentence = np.array([self._best_sentence(r, sentence_scores) for r in rows])
+        w = self.weights
+        fused = w.passage * dense + w.sentence * sentence + w.keyword * keyword
+        order = np.argsort(-fused, kind="stable")
+        return [
+            Hit(int(rows[i]), float(fused[i]), float(dense[i]), float(sentence[i]),
+                float(keyword[i]))
+            for i in order
+        ]
+
+    def _best_sentence(self, row: int, sentence_scores: np.ndarray) -> float:
+        lo, hi = self._sentence_ptr[row], self._sentence_ptr[row + 1]
+        if lo == hi:
+            return 0.0
+        return float(sentence_scores[self._sentence_rows[lo:hi]].max())
+
+    def sentences_in(self, row: int) -> np.ndarray:
+        lo, hi = self._sentence_ptr[row], self._sentence_ptr[row + 1]
+        return self._sentence_rows[lo:hi]
+
+    def sentence_span(self, row: int) -> tuple[int, int]:
+        _, start, end = self.index.sentences[row]
+        return int(start), int(end)
+
+    def sentence_text(self, row: int) -> str:
+        return self.span_text(row, row)
+
+    def span_text(self, first: int, last: int) -> str:
+        """Document text from the start of sentence `first` to the end of `last` (same document)."""
+        doc = self.index.documents[int(self.index.sentences[first][0])]
+        return doc.text[int(self.index.sentences[first][1]) : int(self.index.sentences[last][2])]
+
+    def _collapse(self, hits: list[Hit], k: int) -> list[Hit]:
+        """Near-identical passages (the corpus repeats itself) become one hit listing all."""
+        kept: list[Hit] = []
+        for hit in hits:
+            home = next((h for h in kept if self.same_text(h.row, hit.row)), None)
+            if home is None:
+                if len(kept) == k:
+                    break
+                kept.append(hit)
+        return [self._with_duplicates(h) for h in kept]
+
+    def _with_duplicates(self, hit: Hit) -> Hit:
+        vector = self.index.passage_vectors[hit.row]
+        scores, rows = self.index.dense.search(vector[None, :], 16)
+        twins = tuple(
+            int(r) for s, r in zip(scores[0], rows[0], strict=True)
+            if r >= 0 and r != hit.row and s >= 0.9 and self.same_text(hit.row, int(r))
+        )
+        return Hit(hit.row, hit.score, hit.dense, hit.sentence, hit.keyword, twins)
+
+    def same_text(self, a: int, b: int) -> bool:
+        if a == b:
+            return True
+        first, second = _shingles(self.index.passages[a].text), _shingles(
+            self.index.passages[b].text
+        )
+        if not first or not second:
+            return False
+        return len(first & second) / min(len(first), len(second)) >= SAME_TEXT
+
+
+def _shingles(text: str) -> frozenset[str]:
+    words = re.findall(r"\w+", text.lower())
+    return frozenset(" ".join(words[i : i + 3]) for i in range(max(1, len(words) - 2)))
+
+
+def _sentences_of_passages(index: Index) -> tuple[np.ndarray, np.ndarray]:
+    """CSR map passage row -> sentence rows inside its span."""
+    pointers, rows = [0], []
+    doc_of = {d.source: i for i, d in enumerate(index.documents)}
+    for passage in index.passages:
+        doc = index.documents[doc_of[passage.source]]
+        lo, hi = doc.sentences
+        spans = index.sentences[lo:hi]
+        inside = np.nonzero((spans[:, 1] >= passage.start) & (spans[:, 2] <= passage.end))[0]
+        rows.extend((inside + lo).tolist())
+        pointers.append(len(rows))
+    return np.array(pointers, np.int64), np.array(rows, np.int64)
+
+
+def _passage_of_sentences(count: int, pointers: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Each sentence's first passage (the one its text is first shown in)."""
+    out = np.full(count, -1, np.int64)
+    for passage in range(len(pointers) - 2, -1, -1):
+        out[rows[pointers[passage] : pointers[passage + 1]]] = passage
+    return out
+
+
+def keyword_query(text: str, *, weight: float = 1.0) -> list[tuple[str, float]]:
+    return [(t, weight) for t in terms(text)]

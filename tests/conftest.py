@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+from fakes import FakeEmbedder  # noqa: E402
+
+from qa.settings import Settings  # noqa: E402
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Every data folder under tmp_path; documents start empty."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    return Settings(docs=docs, index=tmp_path / "index", cache=tmp_path / "cache")
+
+
+@pytest.fixture
+def seeded(settings: Settings) -> Settings:
+    for path in SEEDS.iterdir():
+        (settings.docs / path.name).write_bytes(path.read_bytes())
+    return settings
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    yield tmp_path_factory.mktemp("model-cache")

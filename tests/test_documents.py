@@ -1,0 +1,445 @@
+"""Tests for qa.documents: discovery, text extraction and offsets, all on files under tmp_path."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pypdf import PdfReader, PdfWriter
+
+from qa.documents import (
+    SUPPORTED_SUFFIXES,
+    Document,
+    Skipped,
+    discover,
+    hash_file,
+    read_document,
+)
+from qa.errors import DocsFolderError, DocumentError
+
+
+def write(root: Path, relative: str, data: bytes | str) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        path.write_bytes(data.encode("utf-8"))
+    else:
+        path.write_bytes(data)
+    return path
+
+
+def read(root: Path, relative: str, data: bytes | str) -> Document:
+    return read_document(write(root, relative, data), root=root)
+
+
+def reason(root: Path, relative: str, data: bytes | str) -> str:
+    with pytest.raises(DocumentError) as caught:
+        read(root, relative, data)
+    return str(caught.value)
+
+
+def make_pdf(pages: list[str]) -> bytes:
+    """A minimal valid PDF: one Helvetica text line per page (empty string: a page without text)."""
+    objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "",
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    kids = []
+    for text in pages:
+        body = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET" if text else ""
+        objects.append(f"<< /Length {len(body)} >>\nstream\n{body}\nendstream")
+        contents = len(objects)
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {contents} 0 R "
+            "/Resources << /Font << /F1 3 0 R >> >> >>"
+        )
+        kids.append(f"{len(objects)} 0 R")
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>"
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, obj in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{obj}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
+    return bytes(out)
+
+
+def encrypt(pdf: bytes, *, user_password: str) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf)))
+    # RC4 needs no optional crypto dependency in pypdf.
+    writer.encrypt(user_password, owner_password="owner", algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- plain text
+
+
+def test_supported_suffixes() -> None:
+    assert frozenset({".txt", ".md", ".html", ".htm", ".pdf"}) == SUPPORTED_SUFFIXES
+
+
+def test_txt_exact_text_and_metadata(tmp_path: Path) -> None:
+    data = "  Title\n\nBody  with   inner   spaces.\n\tTabbed line\n\n\n"
+    doc = read(tmp_path, "sub/a.txt", data)
+    assert doc == Document(
+        source="sub/a.txt",
+        text="  Title\n\nBody  with   inner   spaces.\n\tTabbed line\n\n\n",
+        sha256=hashlib.sha256(data.encode()).hexdigest(),
+        size=53,
+        pages=(),
+        warning=None,
+    )
+    assert doc.page_at(0) is None
+
+
+def test_md_kept_verbatim(tmp_path: Path) -> None:
+    doc = read(tmp_path, "notes.MD", "# Heading\n\n* item *one*\n* `code`\n")
+    assert doc.source == "notes.MD"
+    assert doc.text == "# Heading\n\n* item *one*\n* `code`\n"
+
+
+def test_newlines_normalised(tmp_path: Path) -> None:
+    doc = read(tmp_path, "crlf.txt", b"one\r\ntwo\rthree\n\r\nfour\r")
+    assert doc.text == "one\ntwo\nthree\n\nfour\n"
+    assert doc.size == 22
+
+
+def test_utf8_bom_stripped(tmp_path: Path) -> None:
+    doc = read(tmp_path, "bom.txt", b"\xef\xbb\xbfcaf\xc3\xa9\n")
+    assert doc.text == "café\n"
+    assert doc.warning is None
+
+
+def test_cp1252_decoded_with_warning(tmp_path: Path) -> None:
+    doc = read(tmp_path, "legacy.txt", "“Café” – 5 €\r\n".encode("cp1252"))
+    assert doc.text == "“Café” – 5 €\n"
+    assert doc.warning == "not UTF-8; decoded as cp1252"
+
+
+def test_bytes_undefined_in_cp1252_fall_back_to_latin1(tmp_path: Path) -> None:
+    doc = read(tmp_path, "odd.txt", b"a\x81b\xe9")
+    assert doc.text == "a\x81bé"
+    assert doc.warning == "not UTF-8; decoded as latin-1"
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_utf16_with_bom_decoded_with_warning(tmp_path: Path, codec: str) -> None:
+    bom = b"\xff\xfe" if codec == "utf-16-le" else b"\xfe\xff"
+    doc = read(tmp_path, "wide.txt", bom + "Grüße\r\nzwei\n".encode(codec))
+    assert doc.text == "Grüße\nzwei\n"
+    assert doc.warning == "not UTF-8; decoded as UTF-16"
+
+
+def test_utf32_with_bom_decoded_with_warning(tmp_path: Path) -> None:
+    doc = read(tmp_path, "wider.txt", "x y\n".encode("utf-32"))
+    assert doc.text == "x y\n"
+    assert doc.warning == "not UTF-8; decoded as UTF-32"
+
+
+def test_truncated_utf16_is_reported(tmp_path: Path) -> None:
+    assert reason(tmp_path, "bad.txt", b"\xff\xfea\x00b") == "invalid UTF-16 text"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("nul.txt", b"text\x00more", "binary file"),
+        ("image.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
+        ("nul.html", b"<p>a</p>\x00", "binary file"),
+        ("empty.txt", b"", "empty file"),
+        ("blank.md", b" \n\t\r\n  ", "empty file"),
+        ("bom-only.txt", b"\xef\xbb\xbf", "empty file"),
+        ("blank-utf16.txt", b"\xff\xfe \x00\n\x00", "empty file"),
+        ("empty.pdf", b"", "empty file"),
+        ("report.docx", b"PK\x03\x04", "unsupported type .docx"),
+        ("archive.TAR", b"data", "unsupported type .tar"),
+        ("Makefile", b"all:\n", "unsupported type (no extension)"),
+        (
+            "scripts.html",
+            b"<script>alert(1)</script><style>p{}</style>",
+            "HTML has no visible text",
+        ),
+    ],
+)
+def test_skip_reasons(tmp_path: Path, name: str, data: bytes, expected: str) -> None:
+    assert reason(tmp_path, name, data) == expected
+
+
+def test_unreadable_path_reports_strerror(tmp_path: Path) -> None:
+    (tmp_path / "folder.txt").mkdir()
+    with pytest.raises(DocumentError) as caught:
+        read_document(tmp_path / "folder.txt", root=tmp_path)
+    assert str(caught.value) == "cannot read: Is a directory"
+
+
+def test_missing_file_reports_strerror(tmp_path: Path) -> None:
+    with pytest.raises(DocumentError) as caught:
+        read_document(tmp_path / "gone.txt", root=tmp_path)
+    assert str(caught.value) == "cannot read: No such file or directory"
+
+
+def test_source_with_relative_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, "docs/x/y.txt", "hello")
+    monkeypatch.chdir(tmp_path)
+    assert read_document(tmp_path / "docs/x/y.txt", root=Path("docs")).source == "x/y.txt"
+    assert read_document(Path("docs/x/y.txt"), root=Path("docs")).source == "x/y.txt"
+
+
+def test_large_text_file(tmp_path: Path) -> None:
+    line = "0123456789 abcdefghij\r\n"  # 23 bytes, 22 chars once normalised
+    count = 400_000  # ~9 MB: large enough to expose quadratic behaviour, small enough to stay fast
+    doc = read(tmp_path, "big.txt", line * count)
+    assert doc.size == 23 * count
+    assert len(doc.text) == 22 * count
+    assert doc.text[:22] == "0123456789 abcdefghij\n"
+    assert "\r" not in doc.text
+
+
+def test_repr_leaves_out_text(tmp_path: Path) -> None:
+    doc = read(tmp_path, "a.txt", "secret body")
+    assert "secret body" not in repr(doc)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))))
+def test_utf8_text_is_faithful_apart_from_newlines(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, "p.txt", text)
+    expected = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not text.removeprefix("\ufeff") or text.removeprefix("\ufeff").isspace():
+        with pytest.raises(DocumentError):
+            read_document(path, root=tmp_path)
+    else:
+        assert read_document(path, root=tmp_path).text == expected
+
+
+# --------------------------------------------------------------------------- HTML
+
+PAGE = """<!DOCTYPE html>
+<html><head><title>Page title</title><style>p {color: red}</style>
+<script>var x = "<p>not text</p>";</script></head>
+<body>
+<h1>Main   heading</h1>
+<p>First &amp; <b>bold</b>
+paragraph &lt;b&gt;.</p>
+<!-- a comment -->
+<div>Second paragraph<br>with a break.</div>
+<ul><li>one</li><li>two</li></ul>
+<noscript>Enable JS</noscript>
+<template><p>hidden template</p></template>
+<p hidden>hidden para</p><p style="display: none">gone</p>
+<pre>
+  code line 1
+    code line 2
+</pre>
+<table><tr><th>a</th><td>b</td></tr><tr><td>c</td><td>d</td></tr></table>
+Tail&nbsp;text<br><br>after
+</body></html>
+"""
+
+
+def test_html_visible_text_with_paragraph_breaks(tmp_path: Path) -> None:
+    doc = read(tmp_path, "page.html", PAGE.replace("\n", "\r\n"))
+    assert doc.text == (
+        "Main heading\n\n"
+        "First & bold paragraph <b>.\n\n"
+        "Second paragraph\nwith a break.\n\n"
+        "one\ntwo\n\n"
+        "  code line 1\n    code line 2\n\n"
+        "a b\nc d\n\n"
+        "Tail text\n\nafter"
+    )
+    assert doc.warning is None
+    assert doc.pages == ()
+
+
+def test_htm_fragment_without_body(tmp_path: Path) -> None:
+    doc = read(tmp_path, "frag.htm", "<p>One</p><p>Two <i>three</i></p>plain")
+    assert doc.text == "One\n\nTwo three\n\nplain"
+
+
+def test_html_declared_charset_needs_no_warning(tmp_path: Path) -> None:
+    data = '<meta charset="iso-8859-1"><p>café</p>'.encode("latin-1")
+    doc = read(tmp_path, "latin.html", data)
+    assert doc.text == "café"
+    assert doc.warning is None
+
+
+def test_html_undeclared_legacy_encoding_warns(tmp_path: Path) -> None:
+    doc = read(tmp_path, "legacy.html", "<p>“café”</p>".encode("cp1252"))
+    assert doc.text == "“café”"
+    assert doc.warning == "not UTF-8; decoded as windows-1252"
+
+
+def test_html_deep_nesting_does_not_recurse(tmp_path: Path) -> None:
+    doc = read(tmp_path, "deep.html", "<span>" * 3000 + "deep" + "</span>" * 3000)
+    assert doc.text == "deep"
+
+
+# --------------------------------------------------------------------------- PDF
+
+
+def test_pdf_pages_and_offsets(tmp_path: Path) -> None:
+    pdf = make_pdf(["Hello page one", "Second page text"])
+    doc = read(tmp_path, "docs/two.pdf", pdf)
+    assert doc.text == "Hello page one\n\nSecond page text"
+    assert doc.pages == (0, 16)
+    assert doc.sha256 == hashlib.sha256(pdf).hexdigest()
+    assert doc.size == len(pdf)
+    assert doc.warning is None
+    assert [doc.page_at(offset) for offset in (0, 13, 14, 15, 16, 31, 32)] == [1, 1, 1, 1, 2, 2, 2]
+
+
+def test_pdf_page_without_text_keeps_its_offset(tmp_path: Path) -> None:
+    doc = read(tmp_path, "gap.pdf", make_pdf(["Alpha", "", "Gamma"]))
+    assert doc.text == "Alpha\n\n\n\nGamma"
+    assert doc.pages == (0, 7, 9)
+    assert doc.page_at(9) == 3
+    assert doc.page_at(8) == 2
+
+
+def test_page_at_rejects_offsets_outside_text(tmp_path: Path) -> None:
+    doc = read(tmp_path, "two.pdf", make_pdf(["Hello page one", "Second page text"]))
+    with pytest.raises(ValueError):
+        doc.page_at(-1)
+    with pytest.raises(ValueError):
+        doc.page_at(33)
+
+
+def test_pdf_without_text(tmp_path: Path) -> None:
+    assert reason(tmp_path, "scan.pdf", make_pdf(["", ""])) == "PDF has no extractable text"
+
+
+def test_pdf_with_password(tmp_path: Path) -> None:
+    pdf = encrypt(make_pdf(["Secret"]), user_password="secret")
+    assert reason(tmp_path, "locked.pdf", pdf) == "cannot read PDF: password protected"
+
+
+def test_pdf_encrypted_with_empty_password_is_read(tmp_path: Path) -> None:
+    doc = read(tmp_path, "open.pdf", encrypt(make_pdf(["Open text"]), user_password=""))
+    assert doc.text == "Open text"
+    assert doc.pages == (0,)
+
+
+def test_broken_pdf(tmp_path: Path) -> None:
+    assert reason(tmp_path, "broken.pdf", b"%PDF-1.4 garbage") == (
+        "cannot read PDF: Stream has ended unexpectedly"
+    )
+
+
+# --------------------------------------------------------------------------- hashing
+
+
+def test_hash_file_streams_large_files(tmp_path: Path) -> None:
+    data = os.urandom(3 * (1 << 20) + 17)
+    path = write(tmp_path, "blob.bin", data)
+    assert hash_file(path) == hashlib.sha256(data).hexdigest()
+
+
+def test_hash_file_missing_raises_oserror(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        hash_file(tmp_path / "nope.txt")
+
+
+# --------------------------------------------------------------------------- discover
+
+
+def relative(paths: list[Path], root: Path) -> list[str]:
+    return [path.relative_to(root).as_posix() for path in paths]
+
+
+def test_discover_nested_sorted_hidden_ignored(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    for name in ["b.txt", "a/z.md", "a/b/c.pdf", "A.html", "report.docx", ".hidden.txt",
+                 ".git/config.txt", "a/.cache/x.txt", "a/b/.x.md"]:  # fmt: skip
+        write(root, name, "x")
+    found = discover(root)
+    assert relative(found, root) == ["A.html", "a/b/c.pdf", "a/z.md", "b.txt", "report.docx"]
+    assert found[0] == root / "A.html"
+
+
+def test_discover_does_not_follow_links_outside(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    write(root, "inside.txt", "x")
+    outside = write(tmp_path, "outside/secret.txt", "x")
+    (root / "file-link.txt").symlink_to(outside)
+    (root / "dir-link").symlink_to(outside.parent, target_is_directory=True)
+    (root / "relative-link.txt").symlink_to("../outside/secret.txt")
+    (root / "inner-link.txt").symlink_to(root / "inside.txt")
+    (root / "dangling.txt").symlink_to(root / "missing.txt")
+    assert relative(discover(root), root) == ["inner-link.txt", "inside.txt"]
+
+
+def test_discover_link_loops_terminate(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    write(root, "sub/a.txt", "x")
+    (root / "sub" / "up").symlink_to("..", target_is_directory=True)
+    (root / "sub" / "self").symlink_to(root / "sub", target_is_directory=True)
+    (root / "loop.txt").symlink_to(root / "loop.txt")
+    (root / "ping").symlink_to(root / "pong")
+    (root / "pong").symlink_to(root / "ping")
+    assert relative(discover(root), root) == ["sub/a.txt"]
+
+
+def test_discover_link_into_tree_lists_files_once_under_real_path(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    write(root, "z/real/a.txt", "x")
+    write(root, ".shared/b.txt", "x")
+    (root / "a-link").symlink_to(root / "z" / "real", target_is_directory=True)
+    (root / "shared").symlink_to(root / ".shared", target_is_directory=True)
+    assert relative(discover(root), root) == ["shared/b.txt", "z/real/a.txt"]
+
+
+def test_discover_root_may_be_a_link(tmp_path: Path) -> None:
+    write(tmp_path, "real/a.txt", "x")
+    (tmp_path / "alias").symlink_to(tmp_path / "real", target_is_directory=True)
+    assert discover(tmp_path / "alias") == [tmp_path / "alias" / "a.txt"]
+
+
+def test_discover_missing_folder(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(DocsFolderError) as caught:
+        discover(missing)
+    assert str(caught.value) == (
+        f"Documents folder {missing} does not exist. Create it and put .txt, .md, .html or .pdf "
+        "files in it, or pass --docs DIR."
+    )
+
+
+def test_discover_file_instead_of_folder(tmp_path: Path) -> None:
+    path = write(tmp_path, "file.txt", "x")
+    with pytest.raises(DocsFolderError) as caught:
+        discover(path)
+    assert str(caught.value).startswith(f"Documents folder {path} does not exist.")
+
+
+def test_discover_then_read_reports_skips(tmp_path: Path) -> None:
+    write(tmp_path, "ok.txt", "fine")
+    write(tmp_path, "old.doc", "x")
+    write(tmp_path, "sub/empty.md", "")
+    docs: list[Document] = []
+    skipped: list[Skipped] = []
+    for path in discover(tmp_path):
+        try:
+            docs.append(read_document(path, root=tmp_path))
+        except DocumentError as exc:
+            skipped.append(Skipped(path.relative_to(tmp_path).as_posix(), str(exc)))
+    assert [doc.source for doc in docs] == ["ok.txt"]
+    assert skipped == [
+        Skipped("old.doc", "unsupported type .doc"),
+        Skipped("sub/empty.md", "empty file"),
+    ]
