@@ -17,13 +17,13 @@ if TYPE_CHECKING:
     from qa.settings import Settings
 
 __version__ = "0.1.0"
-__all__ = ["ask", "engine"]
+__all__ = ["ask"]
 
 _engines: dict[object, Engine] = {}
 _lock = threading.Lock()
 
 
-def engine(settings: Settings | None = None) -> Engine:
+def _engine_for(settings: Settings | None) -> Engine:
     """The engine for these settings (default: from QA_* variables), opened once per process."""
     from qa.engine import Engine
     from qa.settings import Settings
@@ -43,4 +43,4 @@ def ask(
     settings: Settings | None = None,
 ) -> Answer:
     """Answer from the index, with cited passages; `sources` limits the search to those files."""
-    return engine(settings).ask(question, history=history, sources=sources)
+    return _engine_for(settings).ask(question, history=history, sources=sources)

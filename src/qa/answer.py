@@ -3,10 +3,10 @@ cited, or a plain "not in the documents" when nothing relevant was found."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from qa.keyword import terms
 from qa.search import Hit, Retrieval, Searcher
@@ -19,11 +19,12 @@ EMPTY_QUESTION = "Please type a question."
 class Policy:
     """When to answer, and which sentences; chosen on the labelled set (bench/tune_retrieval.py)."""
 
-    abstain_below: float = 0.40  # best sentence/passage cosine of the top hit
+    abstain_below: float = 0.46  # answerability() of the top hit
     quote_from: int = 3  # answer sentences come from the top few passages
     keyword_weight: float = 0.25  # share of query terms a sentence contains, next to its cosine
-    rank_weight: float = 0.05  # per rank: a sentence from passage 1 beats a tie from passage 3
-    second_within: float = 0.9  # quote a second sentence scoring at least this share of the best
+    rank_weight: float = 0.0  # per rank: a sentence from passage 1 beats a tie from passage 3
+    second_within: float = 0.8  # quote a second sentence scoring at least this share of the best
+    type_bonus: float = 0.1  # a sentence holding what the question asks for (a date, a number)
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Place:
     source: str
     start: int
     end: int
+    lines: tuple[int, int]
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,10 @@ class CitedPassage:
             "page": self.page,
             "text": self.text,
             "score": round(self.score, 4),
-            "also_in": [{"source": p.source, "start": p.start, "end": p.end} for p in self.also_in],
+            "also_in": [
+                {"source": p.source, "start": p.start, "end": p.end, "lines": list(p.lines)}
+                for p in self.also_in
+            ],
             "answer_spans": [list(span) for span in self.answer_spans],
         }
 
@@ -92,20 +97,47 @@ def compose(
     retrieval: Retrieval,
     searcher: Searcher,
     *,
+    query_terms: Sequence[tuple[str, float]],
     policy: Policy,
     notes: tuple[str, ...] = (),
 ) -> Answer:
     hits = retrieval.hits
-    if not hits or max(hits[0].dense, hits[0].sentence) < policy.abstain_below:
+    if not hits or answerability(query_terms, hits[0], searcher) < policy.abstain_below:
         return Answer(question, NOT_FOUND, True, (), notes)
     chosen = _choose_sentences(question, retrieval, searcher, policy)
+    rank_of = {hit.row: rank for rank, hit in enumerate(hits, 1)}
     passages = tuple(_cite(rank, hit, searcher, chosen) for rank, hit in enumerate(hits, 1))
-    return Answer(question, _quote(chosen, searcher), False, passages, notes)
+    return Answer(question, _quote(chosen, searcher, rank_of), False, passages, notes)
+
+
+# Words that say what kind of answer is wanted; a passage need not contain them.
+QUESTION_WORDS = frozenset(
+    "how many much what when where who whom which why did does do was were is are year kind "
+    "say said according".split()
+)
+
+
+def answerability(query_terms: Sequence[tuple[str, float]], hit: Hit, searcher: Searcher) -> float:
+    """How likely the documents answer the question, from the top hit.
+
+    Its best cosine, plus the share of the question's weight (idf) the passage contains, plus
+    the share found anywhere in the corpus: questions about other subjects are low on all
+    three. Weights and threshold are chosen on eval/seeds.jsonl (bench/tune_retrieval.py).
+    """
+    keywords = searcher.index.keywords
+    weights = {t: w * keywords.idf(t) for t, w in query_terms if t not in QUESTION_WORDS}
+    total = sum(weights.values())
+    if not total:
+        return max(hit.dense, hit.sentence)
+    present = set(terms(searcher.index.passages[hit.row].embed_text))
+    in_passage = sum(w for t, w in weights.items() if t in present) / total
+    in_corpus = sum(w for t, w in weights.items() if t in keywords.vocabulary) / total
+    return max(hit.dense, hit.sentence) + 0.5 * in_passage + 0.3 * in_corpus
 
 
 @dataclass(frozen=True)
 class _Choice:
-    rank: int  # 1-based citation marker
+    passage: int  # row in Index.passages
     sentence: int  # row in Index.sentences
     score: float
 
@@ -113,54 +145,94 @@ class _Choice:
 def _choose_sentences(
     question: str, retrieval: Retrieval, searcher: Searcher, policy: Policy
 ) -> list[_Choice]:
+    """The best-scoring sentence of the top passages, and the runner-up when nearly as good."""
     wanted = set(terms(question))
+    wanted_type = answer_type(question)
     scored: dict[int, _Choice] = {}
-    for rank, hit in enumerate(retrieval.hits[: policy.quote_from], 1):
-        for row in searcher.sentences_in(hit.row):
-            overlap = _overlap(wanted, searcher, int(row))
+    for rank, hit in enumerate(retrieval.hits[: policy.quote_from]):
+        for row in map(int, searcher.sentences_in(hit.row)):
+            if searcher.is_heading(row):
+                continue  # a heading names the topic; it does not answer
+            text = searcher.sentence_text(row)
             score = (
                 float(retrieval.sentence_scores[row])
-                + policy.keyword_weight * overlap
-                - policy.rank_weight * (rank - 1)
+                + policy.keyword_weight * _overlap(wanted, text)
+                + policy.type_bonus * (wanted_type is not None and bool(wanted_type.search(text)))
+                - policy.rank_weight * rank
             )
             if row not in scored or scored[row].score < score:
-                scored[int(row)] = _Choice(rank, int(row), score)
+                scored[row] = _Choice(hit.row, row, score)
     ranked = sorted(scored.values(), key=lambda c: -c.score)
     best = ranked[:1]
     if len(ranked) > 1 and ranked[1].score >= policy.second_within * ranked[0].score:
         best.append(ranked[1])
-    return sorted(best, key=lambda c: (c.rank, c.sentence))
+    return best
 
 
-def _overlap(wanted: set[str], searcher: Searcher, row: int) -> float:
-    if not wanted:
-        return 0.0
-    return len(wanted & set(terms(searcher.sentence_text(row)))) / len(wanted)
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DATE = re.compile(
+    rf"\b(?:{_MONTHS}|1[5-9]\d\d|20\d\d|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS}))\b"
+)
+_NUMBER = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen|half)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")
+_ASKS_DATE = re.compile(
+    r"^\s*(?:when|in what year|on what date|what date|which year|which day)\b", re.I
+)
+_ASKS_NUMBER = re.compile(
+    r"\b(?:how (?:many|much|often|frequently|long|old|far)|what (?:percentage|share|number|"
+    r"proportion|fraction)|which anniversary)\b",
+    re.I,
+)
+_ASKS_NAME = re.compile(r"^\s*(?:who|whom|whose)\b", re.I)
 
 
-def _quote(chosen: list[_Choice], searcher: Searcher) -> str:
-    """Quote each chosen sentence exactly; adjacent ones from one passage share a marker."""
+def answer_type(question: str) -> re.Pattern[str] | None:
+    """What an answer to a when/how many/who question must contain, as a pattern."""
+    if _ASKS_DATE.search(question):
+        return _DATE
+    if _ASKS_NUMBER.search(question):
+        return _NUMBER
+    if _ASKS_NAME.search(question):
+        return _NAME
+    return None
+
+
+def _overlap(wanted: set[str], text: str) -> float:
+    return len(wanted & set(terms(text))) / len(wanted) if wanted else 0.0
+
+
+def _quote(chosen: list[_Choice], searcher: Searcher, rank_of: dict[int, int]) -> str:
+    """Each chosen sentence quoted exactly, in document order within a passage, with its
+    citation marker; neighbouring sentences of one passage read as one quote."""
+    ordered = sorted(chosen, key=lambda c: (rank_of[c.passage], c.sentence))
     parts: list[str] = []
     index = 0
-    while index < len(chosen):
-        first = last = chosen[index]
-        while index + 1 < len(chosen) and _adjacent(last, chosen[index + 1]):
+    while index < len(ordered):
+        first = last = ordered[index]
+        while index + 1 < len(ordered) and _adjacent(last, ordered[index + 1]):
             index += 1
-            last = chosen[index]
-        parts.append(f"{searcher.span_text(first.sentence, last.sentence)} [{first.rank}]")
+            last = ordered[index]
+        quote = searcher.span_text(first.sentence, last.sentence)
+        parts.append(f"{quote} [{rank_of[first.passage]}]")
         index += 1
     return " ".join(parts)
 
 
 def _adjacent(a: _Choice, b: _Choice) -> bool:
-    return a.rank == b.rank and b.sentence == a.sentence + 1
+    return a.passage == b.passage and b.sentence == a.sentence + 1
 
 
 def _cite(rank: int, hit: Hit, searcher: Searcher, chosen: list[_Choice]) -> CitedPassage:
     passage = searcher.index.passages[hit.row]
-    spans = tuple(searcher.sentence_span(c.sentence) for c in chosen if c.rank == rank)
+    spans = tuple(
+        sorted(searcher.sentence_span(c.sentence) for c in chosen if c.passage == hit.row)
+    )
     also = tuple(
-        Place(p.source, p.start, p.end)
+        Place(p.source, p.start, p.end, p.lines)
         for p in (searcher.index.passages[row] for row in hit.duplicates)
     )
     return CitedPassage(
@@ -176,5 +248,3 @@ def _cite(rank: int, hit: Hit, searcher: Searcher, chosen: list[_Choice]) -> Cit
         also_in=also,
         answer_spans=spans,
     )
-
-

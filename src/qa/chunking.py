@@ -32,7 +32,7 @@ class Source(Protocol):
 
 @dataclass(frozen=True)
 class ChunkParams:
-    target_tokens: int = 128  # word pieces of text per passage, before the heading prefix
+    target_tokens: int = 250  # word pieces of text per passage, before the heading prefix
     overlap_sentences: int = 1  # sentences repeated across a cut inside a paragraph
 
     def as_dict(self) -> dict[str, Any]:
@@ -59,15 +59,22 @@ class Passage:
 
 
 @dataclass(frozen=True)
-class Span:
+class Sentence:
     start: int
     end: int
+    heading: str  # the section heading it sits under ("" when none)
+    is_heading: bool  # the unit is itself a heading line
+
+    def embed_text(self, document_text: str) -> str:
+        """The sentence with its heading, so "He was accompanied by..." knows who "he" is."""
+        text = document_text[self.start : self.end]
+        return f"{self.heading}\n{text}" if self.heading and not self.is_heading else text
 
 
 @dataclass(frozen=True)
 class Chunks:
     passages: list[Passage]
-    sentences: list[Span]  # every sentence-like unit of the document, in order
+    sentences: list[Sentence]  # every sentence-like unit of the document, in order
 
 
 @dataclass(frozen=True)
@@ -92,13 +99,15 @@ def chunk(document: Source, *, counter: Counter, params: ChunkParams) -> Chunks:
     budget = max(8, min(params.target_tokens, counter.max_tokens - SPECIAL_TOKENS))
     units = _units(document.text, counter, budget)
     passages: list[Passage] = []
+    sentences: list[Sentence] = []
     newlines = [m.start() for m in re.finditer("\n", document.text)]
     for heading, section in _sections(document.text, units):
+        sentences += [Sentence(u.start, u.end, heading, u.is_heading) for u in section]
         heading_cost = counter.count_many([heading])[0] + 1 if heading else 0
         section_budget = max(8, min(budget, counter.max_tokens - SPECIAL_TOKENS - heading_cost))
         for group in _pack(section, section_budget, params.overlap_sentences):
             passages.extend(_fit(document, group, heading, counter, newlines))
-    return Chunks(passages, [Span(u.start, u.end) for u in units])
+    return Chunks(passages, sentences)
 
 
 def _units(text: str, counter: Counter, budget: int) -> list[_Unit]:

@@ -105,8 +105,15 @@ class _ProgressBar:
             bar.close()
 
 
-Register = Callable[[Any, argparse.ArgumentParser], None]
-_EXTRA_COMMANDS: list[Register] = []
+def _register_query_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    from qa.cli_query import register
+
+    register(commands, common)
+
+
+_EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
+    _register_query_commands
+]
 
 
 if __name__ == "__main__":

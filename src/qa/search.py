@@ -16,15 +16,16 @@ from qa.keyword import terms
 
 CANDIDATES = 50  # per signal, before fusion
 SAME_TEXT = 0.8  # shingle overlap above which two passages are one passage shown once
+NEAR_VECTOR = 0.9  # cosine below which two passages cannot be near-identical
 
 
 @dataclass(frozen=True)
 class Weights:
     """How the signals mix; chosen on the labelled set (see bench/tune_retrieval.py)."""
 
-    passage: float = 0.45
-    sentence: float = 0.35
-    keyword: float = 0.20
+    passage: float = 0.5
+    sentence: float = 0.2
+    keyword: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Searcher:
         self.index = index
         self.weights = weights or Weights()
         self._row_source = [p.source for p in index.passages]
+        self._shingle_cache: dict[int, frozenset[str]] = {}
         self._sentence_ptr, self._sentence_rows = _sentences_of_passages(index)
         self._sentence_passage = _passage_of_sentences(
             len(index.sentences), self._sentence_ptr, self._sentence_rows
@@ -66,15 +68,20 @@ class Searcher:
         sentence_scores = self.index.sentence_vectors @ query.vector
         if not len(self.index.passages) or (allowed is not None and not len(allowed)):
             return Retrieval([], sentence_scores)
-        candidates = self._candidates(query, sentence_scores, allowed)
-        hits = self._score(query, candidates, sentence_scores)
+        keyword = self.index.keywords.scores(query.terms)
+        candidates = self._candidates(query, keyword, sentence_scores, allowed)
+        hits = self._score(query, candidates, keyword, sentence_scores)
         return Retrieval(self._collapse(hits, k), sentence_scores)
 
     def _candidates(
-        self, query: Query, sentence_scores: np.ndarray, allowed: np.ndarray | None
+        self,
+        query: Query,
+        keyword: np.ndarray,
+        sentence_scores: np.ndarray,
+        allowed: np.ndarray | None,
     ) -> np.ndarray:
+        """The union of each signal's best passages; only these are scored in full."""
         _, dense_rows = self.index.dense.search(query.vector[None, :], CANDIDATES, allowed=allowed)
-        keyword = self.index.keywords.scores(query.terms)
         best_sentences = np.argsort(-sentence_scores)[: CANDIDATES * 2]
         rows = np.concatenate(
             [
@@ -89,9 +96,9 @@ class Searcher:
         return rows
 
     def _score(
-        self, query: Query, rows: np.ndarray, sentence_scores: np.ndarray
+        self, query: Query, rows: np.ndarray, keyword_all: np.ndarray, sentence_scores: np.ndarray
     ) -> list[Hit]:
-        keyword = self.index.keywords.scores(query.terms)[rows]
+        keyword = keyword_all[rows]
         keyword = keyword / keyword.max() if keyword.max() > 0 else keyword
         dense = self.index.passage_vectors[rows] @ query.vector
         sentence = np.array([self._best_sentence(r, sentence_scores) for r in rows])
@@ -99,8 +106,13 @@ class Searcher:
         fused = w.passage * dense + w.sentence * sentence + w.keyword * keyword
         order = np.argsort(-fused, kind="stable")
         return [
-            Hit(int(rows[i]), float(fused[i]), float(dense[i]), float(sentence[i]),
-                float(keyword[i]))
+            Hit(
+                int(rows[i]),
+                float(fused[i]),
+                float(dense[i]),
+                float(sentence[i]),
+                float(keyword[i]),
+            )
             for i in order
         ]
 
@@ -114,9 +126,18 @@ class Searcher:
         lo, hi = self._sentence_ptr[row], self._sentence_ptr[row + 1]
         return self._sentence_rows[lo:hi]
 
+    def _shingles(self, row: int) -> frozenset[str]:
+        cached = self._shingle_cache.get(row)
+        if cached is None:
+            cached = self._shingle_cache[row] = _shingles(self.index.passages[row].text)
+        return cached
+
     def sentence_span(self, row: int) -> tuple[int, int]:
-        _, start, end = self.index.sentences[row]
+        _, start, end, _ = self.index.sentences[row]
         return int(start), int(end)
+
+    def is_heading(self, row: int) -> bool:
+        return bool(self.index.sentences[row][3])
 
     def sentence_text(self, row: int) -> str:
         return self.span_text(row, row)
@@ -141,17 +162,20 @@ class Searcher:
         vector = self.index.passage_vectors[hit.row]
         scores, rows = self.index.dense.search(vector[None, :], 16)
         twins = tuple(
-            int(r) for s, r in zip(scores[0], rows[0], strict=True)
-            if r >= 0 and r != hit.row and s >= 0.9 and self.same_text(hit.row, int(r))
+            int(r)
+            for s, r in zip(scores[0], rows[0], strict=True)
+            if r >= 0 and r != hit.row and s >= NEAR_VECTOR and self.same_text(hit.row, int(r))
         )
         return Hit(hit.row, hit.score, hit.dense, hit.sentence, hit.keyword, twins)
 
     def same_text(self, a: int, b: int) -> bool:
+        """Near-identical text; the vectors are compared first because that costs one dot."""
         if a == b:
             return True
-        first, second = _shingles(self.index.passages[a].text), _shingles(
-            self.index.passages[b].text
-        )
+        vectors = self.index.passage_vectors
+        if float(vectors[a] @ vectors[b]) < NEAR_VECTOR:
+            return False
+        first, second = self._shingles(a), self._shingles(b)
         if not first or not second:
             return False
         return len(first & second) / min(len(first), len(second)) >= SAME_TEXT

@@ -30,7 +30,7 @@ class Settings:
     backend: Backend = "onnx"
     cache: Path = field(default_factory=default_cache_dir)
     top_k: int = 5
-    chunk_tokens: int = 128  # word pieces per passage (the model reads at most 256)
+    chunk_tokens: int = 250  # word pieces per passage (the model reads at most 256)
     chunk_overlap: int = 1  # sentences repeated across a cut inside a paragraph
     host: str = "127.0.0.1"
     port: int = 7860

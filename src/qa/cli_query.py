@@ -1,0 +1,115 @@
+"""`qa ask`, `qa eval` and `qa serve`: the commands that read an index."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from qa.answer import Answer
+from qa.settings import Settings
+
+EXIT_OK, EXIT_ERROR = 0, 1
+
+
+def register(commands: Any, common: argparse.ArgumentParser) -> None:
+    ask = commands.add_parser("ask", parents=[common], help="answer a question with citations")
+    ask.add_argument("question", help="the question, or - to read one question per line")
+    ask.add_argument("--json", action="store_true", help="print one JSON object per question")
+    ask.add_argument("--top-k", type=int, help="passages to cite (default 5, QA_TOP_K)")
+    ask.add_argument(
+        "--source", action="append", help="search only this document (repeatable)"
+    )
+    ask.add_argument(
+        "--history", action="append", default=[], help="an earlier question (repeatable)"
+    )
+    ask.set_defaults(run=run_ask)
+    evaluate = commands.add_parser("eval", parents=[common], help="measure quality on a JSONL set")
+    evaluate.add_argument("file", type=Path, help="one JSON object per line")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    evaluate.add_argument(
+        "--thresholds", type=Path, help="JSON of metric -> limit; exit 1 when one is missed"
+    )
+    evaluate.set_defaults(run=run_eval)
+    serve = commands.add_parser("serve", parents=[common], help="start the browser app")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1, QA_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 7860, QA_PORT)")
+    serve.set_defaults(run=run_serve)
+
+
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.engine import Engine
+
+    settings = settings.with_(top_k=args.top_k) if args.top_k else settings
+    engine = Engine.open(settings)
+    questions = sys.stdin if args.question == "-" else [args.question]
+    history: list[str] = list(args.history)
+    for line in questions:
+        question = line.rstrip("\n") if args.question == "-" else line
+        answer = engine.ask(question, history=history, sources=args.source)
+        if args.json:
+            print(json.dumps(answer.as_json(), ensure_ascii=False), flush=True)
+        else:
+            print(render(answer, engine.settings))
+    return EXIT_OK
+
+
+def render(answer: Answer, settings: Settings) -> str:
+    """The answer and numbered citations, for a terminal."""
+    lines = [answer.answer, *(f"Note: {n}" for n in answer.notes)]
+    for p in answer.passages:
+        lines += ["", f"[{p.rank}] {p.citation}  (score {p.score:.3f})"]
+        lines += textwrap.wrap(
+            " ".join(p.text.split()), width=96, initial_indent="    ", subsequent_indent="    "
+        )[:6]
+        lines += [
+            f"    also in {a.source}, lines {a.lines[0]}-{a.lines[1]}" for a in p.also_in
+        ]
+    return "\n".join(lines)
+
+
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from qa import evaluate
+    from qa.engine import Engine
+
+    items = evaluate.read_items(args.file)
+    engine = Engine.open(settings)
+    engine.warm()
+    texts = {d.source: d.text for d in engine.index.documents}
+    outcomes = evaluate.run(
+        items,
+        lambda item: engine.ask(item.question, history=item.history, top_k=evaluate.RANKS),
+        texts.__getitem__,
+    )
+    result = evaluate.metrics(outcomes)
+    print(json.dumps(result) if args.json else _table(result))
+    misses = evaluate.below(result, _thresholds(args.thresholds)) if args.thresholds else []
+    for miss in misses:
+        print(f"below threshold: {miss}", file=sys.stderr)
+    return EXIT_ERROR if misses else EXIT_OK
+
+
+def _thresholds(path: Path) -> dict[str, float]:
+    from qa.evaluate import EvalFileError
+
+    try:
+        loaded: dict[str, float] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EvalFileError(f"Cannot read thresholds from {path}: {exc}") from None
+    return loaded
+
+
+def _table(result: dict[str, Any]) -> str:
+    width = max(len(k) for k in result)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in result.items())
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.web import serve
+
+    settings = settings.with_(host=args.host or settings.host, port=args.port or settings.port)
+    serve(settings, host=settings.host, port=settings.port)
+    return EXIT_OK

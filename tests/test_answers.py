@@ -1,0 +1,160 @@
+"""The query path with the deterministic fake embedder: ranking, dedupe, spans, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fakes import FakeEmbedder
+
+from qa.answer import EMPTY_QUESTION, NOT_FOUND
+from qa.build import build_index
+from qa.engine import Engine
+from qa.settings import Settings
+
+FILM = "Who directed The Battle at Lake Changjin?"
+
+
+@pytest.fixture
+def engine(seeded: Settings, fake_embedder: FakeEmbedder) -> Engine:
+    build_index(seeded, embedder_factory=lambda: fake_embedder)
+    return Engine.open(seeded, embedder_factory=lambda: fake_embedder)
+
+
+def document_text(engine: Engine, source: str) -> str:
+    entry = engine.index.document(source)
+    assert entry is not None
+    return entry.text
+
+
+def test_answer_quotes_the_passage_and_lists_the_duplicate(engine: Engine) -> None:
+    answer = engine.ask(FILM)
+    assert not answer.abstained
+    top = answer.passages[0]
+    assert (top.source, top.lines) == ("001_e71676ddd8f87f03.txt", (187, 193))
+    assert [(p.source, p.lines) for p in top.also_in] == [("002_04be3917b46db590.txt", (13, 19))]
+    assert "directed by Chen Kaige, Tsui Hark and Dante Lam" in answer.answer
+    assert answer.answer.count("[1]") >= 1
+
+
+def test_every_offset_is_exact(engine: Engine) -> None:
+    for question in (FILM, "How many US military bases are in South Korea?", "Mao Anying"):
+        answer = engine.ask(question)
+        for passage in answer.passages:
+            text = document_text(engine, passage.source)
+            assert text[passage.start : passage.end] == passage.text
+            for start, end in passage.answer_spans:
+                assert passage.start <= start < end <= passage.end
+                assert text[start:end] in answer.answer
+            for place in passage.also_in:
+                twin = document_text(engine, place.source)[place.start : place.end]
+                assert twin == passage.text
+
+
+def test_near_identical_passages_are_shown_once(engine: Engine) -> None:
+    answer = engine.ask(FILM, top_k=10)
+    shown = [p.text for p in answer.passages]
+    assert len(shown) == len(set(shown))
+
+
+def test_json_object_has_the_documented_shape(engine: Engine) -> None:
+    data = engine.ask(FILM).as_json()
+    assert list(data) == ["question", "answer", "abstained", "passages"]
+    assert list(data["passages"][0]) == [
+        "rank", "source", "start", "end", "lines", "page", "text", "score", "also_in",
+        "answer_spans",
+    ]
+    assert [p["rank"] for p in data["passages"]] == [1, 2, 3, 4, 5]
+    assert data["passages"][0]["page"] is None
+
+
+def test_document_filter_limits_every_passage(engine: Engine) -> None:
+    answer = engine.ask(FILM, sources=["000_cd573fa89ff91e39.txt"])
+    assert {p.source for p in answer.passages} <= {"000_cd573fa89ff91e39.txt"}
+
+
+def test_unknown_document_filter_finds_nothing(engine: Engine) -> None:
+    answer = engine.ask(FILM, sources=["nope.txt"])
+    assert (answer.answer, answer.abstained, answer.passages) == (NOT_FOUND, True, ())
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\n\t"])
+def test_empty_question_is_not_searched(
+    engine: Engine, fake_embedder: FakeEmbedder, question: str
+) -> None:
+    calls = list(fake_embedder.calls)
+    answer = engine.ask(question)
+    assert (answer.answer, answer.abstained, answer.passages) == (EMPTY_QUESTION, True, ())
+    assert fake_embedder.calls == calls
+
+
+def test_off_topic_question_abstains(engine: Engine) -> None:
+    answer = engine.ask("How do I reverse a linked list in Python?")
+    assert (answer.answer, answer.abstained, answer.passages) == (NOT_FOUND, True, ())
+
+
+def test_very_long_question_is_cut_with_a_note(engine: Engine) -> None:
+    answer = engine.ask("Korea " * 20_000)
+    assert answer.notes == (
+        "Your question is long: only its first 1523 characters (254 word pieces, what the "
+        "model reads) were used.",
+    )
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "\x00\x07\x1b[31m Korea?",
+        "🇰🇷 한국 전쟁은 언제 시작되었나요? 🙂",
+        "'; DROP TABLE passages; --",
+        "<script>alert(1)</script><img src=x onerror=alert(1)>",
+        "\ud800 lone surrogate",
+    ],
+)
+def test_odd_questions_are_answered_or_refused(engine: Engine, question: str) -> None:
+    answer = engine.ask(question)
+    assert answer.question == question
+    assert answer.abstained == (answer.answer == NOT_FOUND or answer.answer == EMPTY_QUESTION)
+
+
+def test_repeated_question_comes_from_the_cache(
+    engine: Engine, fake_embedder: FakeEmbedder
+) -> None:
+    first = engine.ask(FILM)
+    calls = list(fake_embedder.calls)
+    assert engine.ask(FILM) is first
+    assert fake_embedder.calls == calls
+
+
+def test_follow_up_uses_the_previous_question(engine: Engine) -> None:
+    alone = engine.ask("Who directed it?")
+    follow_up = engine.ask("Who directed it?", history=[FILM])
+    assert follow_up.passages[0].lines == (187, 193)
+    assert alone.passages[:1] != follow_up.passages[:1]
+
+
+def test_swap_serves_the_new_index(
+    engine: Engine, seeded: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    engine.ask(FILM)
+    (seeded.docs / "new.md").write_text("# Zebras\n\nZebras of Lake Kivu sing at dawn.\n")
+    build_index(seeded, embedder_factory=lambda: fake_embedder)
+    from qa.index import load
+
+    engine.swap(load(seeded.index))
+    answer = engine.ask("When do the zebras of Lake Kivu sing?")
+    assert answer.passages[0].source == "new.md"
+    assert answer.answer == "Zebras of Lake Kivu sing at dawn. [1]"
+
+
+def test_index_from_another_model_is_refused(seeded: Settings, fake_embedder: FakeEmbedder) -> None:
+    build_index(seeded, embedder_factory=lambda: fake_embedder)
+    other = seeded.with_(model=Path("/models/other-model"))
+    from qa.errors import IndexCorruptError
+
+    with pytest.raises(IndexCorruptError) as error:
+        Engine.open(other)
+    assert str(error.value) == (
+        f"The index in {seeded.index} was built with the model 'all-MiniLM-L6-v2', but the "
+        "configured model is 'other-model'. Run `qa index` to rebuild it."
+    )

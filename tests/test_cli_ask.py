@@ -1,0 +1,118 @@
+"""`qa ask` and `qa eval` through the real argument parser, with exact exit codes and output."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from fakes import FakeEmbedder
+
+from qa import cli
+from qa.build import build_index
+from qa.settings import Settings
+
+
+@pytest.fixture
+def indexed(seeded: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    fake = FakeEmbedder()
+    monkeypatch.setattr("qa.engine.load_embedder", lambda settings: fake)
+    for name in ("QA_DOCS", "QA_INDEX", "QA_TOP_K"):
+        monkeypatch.delenv(name, raising=False)
+    build_index(seeded, embedder_factory=lambda: fake)
+    return seeded
+
+
+def run(settings: Settings, *args: str) -> int:
+    return cli.main([args[0], "--docs", str(settings.docs), "--index", str(settings.index), *args[1:]])
+
+
+def test_ask_json_prints_one_object(indexed: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(indexed, "ask", "--json", "Who directed The Battle at Lake Changjin?") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 1
+    data = json.loads(out[0])
+    assert data["passages"][0]["source"] == "001_e71676ddd8f87f03.txt"
+    assert data["passages"][0]["also_in"][0]["source"] == "002_04be3917b46db590.txt"
+
+
+def test_ask_reads_questions_from_stdin(
+    indexed: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("Who directed The Battle at Lake Changjin?\n\nMao\n"))
+    assert run(indexed, "ask", "--json", "-") == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["question"] for r in rows] == [
+        "Who directed The Battle at Lake Changjin?", "", "Mao",
+    ]
+    assert [r["abstained"] for r in rows][:2] == [False, True]
+
+
+def test_ask_for_a_terminal_numbers_citations(
+    indexed: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(indexed, "ask", "--top-k", "2", "Who directed The Battle at Lake Changjin?") == 0
+    out = capsys.readouterr().out
+    assert "\n[1] 001_e71676ddd8f87f03.txt, lines 187-193  (score " in out
+    assert "    also in 002_04be3917b46db590.txt, lines 13-19\n" in out
+    assert "\n[3] " not in out
+
+
+def test_empty_question_says_so(indexed: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(indexed, "ask", "  ") == 0
+    assert capsys.readouterr().out == "Please type a question.\n"
+
+
+def test_ask_without_an_index_says_to_build_one(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(settings, "ask", "anything") == 1
+    assert capsys.readouterr().err == (
+        f"Error: No index found in {settings.index}. "
+        "Run `qa index` to build it from your documents.\n"
+    )
+
+
+def test_ask_with_a_damaged_index_says_to_rebuild(
+    indexed: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build = indexed.index / (indexed.index / "CURRENT").read_text().strip()
+    (build / "passages.jsonl").write_text("garbage")
+    assert run(indexed, "ask", "anything") == 1
+    assert capsys.readouterr().err == (
+        f"Error: The index file passages.jsonl in {indexed.index} is damaged (checksum "
+        "mismatch). Run `qa index` to rebuild it.\n"
+    )
+
+
+def test_eval_reports_metrics_and_fails_below_thresholds(
+    indexed: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = tmp_path / "set.jsonl"
+    items.write_text(
+        json.dumps({"question": "Who directed The Battle at Lake Changjin?",
+                    "evidence": "directed by Chen Kaige, Tsui Hark and Dante Lam"}) + "\n"
+        + json.dumps({"question": "How do I reverse a linked list in Python?",
+                      "answerable": False}) + "\n"
+    )
+    limits = tmp_path / "limits.json"
+    limits.write_text(json.dumps({"recall@1": 1.0, "abstention_accuracy": 1.0}))
+    assert run(indexed, "eval", str(items), "--json", "--thresholds", str(limits)) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert (result["recall@1"], result["answer_hit"], result["abstention_accuracy"]) == (1, 1, 1)
+    limits.write_text(json.dumps({"latency_ms_p50": 0.0}))
+    assert run(indexed, "eval", str(items), "--thresholds", str(limits)) == 1
+    assert capsys.readouterr().err.startswith("below threshold: latency_ms_p50 = ")
+
+
+def test_eval_rejects_a_malformed_line(
+    indexed: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = tmp_path / "bad.jsonl"
+    items.write_text('{"question": "x"}\n')
+    assert run(indexed, "eval", str(items)) == 1
+    assert capsys.readouterr().err == (
+        f"Error: {items}, line 1: expected {{'question': ..., 'evidence': ...}} or "
+        "{'question': ..., 'answerable': false}.\n"
+    )
