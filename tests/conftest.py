@@ -9,9 +9,10 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
-from fakes import FakeEmbedder  # noqa: E402
+from fakes import FakeEmbedder
 
-from qa.settings import Settings  # noqa: E402
+from qa.engine import Engine
+from qa.settings import Settings
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
@@ -39,3 +40,27 @@ def seeded(settings: Settings) -> Settings:
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def real_index(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Settings:
+    """The seeds indexed once per session with the real bundled model (ONNX runtime)."""
+    from qa.build import build_index
+
+    root = tmp_path_factory.mktemp("real")
+    docs = root / "docs"
+    docs.mkdir()
+    for path in SEEDS.iterdir():
+        (docs / path.name).write_bytes(path.read_bytes())
+    settings = Settings(docs=docs, index=root / "index", cache=model_cache)
+    build_index(settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def real_engine(real_index: Settings) -> Engine:
+    from qa.engine import Engine
+
+    engine = Engine.open(real_index)
+    engine.warm()
+    return engine

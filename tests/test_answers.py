@@ -158,3 +158,12 @@ def test_index_from_another_model_is_refused(seeded: Settings, fake_embedder: Fa
         f"The index in {seeded.index} was built with the model 'all-MiniLM-L6-v2', but the "
         "configured model is 'other-model'. Run `qa index` to rebuild it."
     )
+
+
+def test_document_filter_shows_the_allowed_copy_of_a_duplicate(engine: Engine) -> None:
+    answer = engine.ask(FILM, sources=["002_04be3917b46db590.txt"])
+    assert {p.source for p in answer.passages} == {"002_04be3917b46db590.txt"}
+    assert answer.passages[0].lines == (13, 19)
+    assert [(p.source, p.lines) for p in answer.passages[0].also_in] == [
+        ("001_e71676ddd8f87f03.txt", (187, 193))
+    ]

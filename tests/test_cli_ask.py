@@ -25,7 +25,9 @@ def indexed(seeded: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def run(settings: Settings, *args: str) -> int:
-    return cli.main([args[0], "--docs", str(settings.docs), "--index", str(settings.index), *args[1:]])
+    return cli.main(
+        [args[0], "--docs", str(settings.docs), "--index", str(settings.index), *args[1:]]
+    )
 
 
 def test_ask_json_prints_one_object(indexed: Settings, capsys: pytest.CaptureFixture[str]) -> None:
@@ -40,11 +42,15 @@ def test_ask_json_prints_one_object(indexed: Settings, capsys: pytest.CaptureFix
 def test_ask_reads_questions_from_stdin(
     indexed: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO("Who directed The Battle at Lake Changjin?\n\nMao\n"))
+    monkeypatch.setattr(
+        "sys.stdin", io.StringIO("Who directed The Battle at Lake Changjin?\n\nMao\n")
+    )
     assert run(indexed, "ask", "--json", "-") == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["question"] for r in rows] == [
-        "Who directed The Battle at Lake Changjin?", "", "Mao",
+        "Who directed The Battle at Lake Changjin?",
+        "",
+        "Mao",
     ]
     assert [r["abstained"] for r in rows][:2] == [False, True]
 
@@ -91,10 +97,15 @@ def test_eval_reports_metrics_and_fails_below_thresholds(
 ) -> None:
     items = tmp_path / "set.jsonl"
     items.write_text(
-        json.dumps({"question": "Who directed The Battle at Lake Changjin?",
-                    "evidence": "directed by Chen Kaige, Tsui Hark and Dante Lam"}) + "\n"
-        + json.dumps({"question": "How do I reverse a linked list in Python?",
-                      "answerable": False}) + "\n"
+        json.dumps(
+            {
+                "question": "Who directed The Battle at Lake Changjin?",
+                "evidence": "directed by Chen Kaige, Tsui Hark and Dante Lam",
+            }
+        )
+        + "\n"
+        + json.dumps({"question": "How do I reverse a linked list in Python?", "answerable": False})
+        + "\n"
     )
     limits = tmp_path / "limits.json"
     limits.write_text(json.dumps({"recall@1": 1.0, "abstention_accuracy": 1.0}))

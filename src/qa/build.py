@@ -27,7 +27,7 @@ from qa.errors import DocsFolderError, DocumentError, IndexBusyError, QaError
 from qa.index import DocumentEntry, Index, load, save
 from qa.keyword import KeywordIndex
 from qa.settings import Settings
-from qa.store import BuildWriter
+from qa.store import BuildWriter, remove_leftovers
 from qa.tokens import token_counter
 from qa.vectors import VectorIndex
 
@@ -95,19 +95,22 @@ def build_index(
     lock_wait: float = 600.0,
 ) -> BuildReport:
     started = time.perf_counter()
+    if not settings.docs.is_dir():
+        discover(settings.docs)  # raises DocsFolderError before an index folder is created
     with build_lock(settings.index, wait=lock_wait, progress=progress):
         warnings: list[str] = []
-        previous = _previous(settings, warnings)
+        previous, known = _previous(settings, warnings)
         found = _scan(settings.docs)
-        plan = _plan(found, previous)
+        plan = _plan(found, previous, known)
         if plan.nothing_to_do:
+            remove_leftovers(settings.index)  # of a build killed earlier
             return _report(plan.keep.values(), plan, 0, started, built=False, warnings=warnings)
         documents, skipped = _read(plan.read, settings.docs, progress)
         plan.skipped.extend(skipped)
         factory = embedder_factory or (lambda: load_embedder(settings))
         index, embedded = _assemble(settings, plan, documents, factory, progress)
         _check_not_empty(index, settings.docs, plan.skipped)
-        _write(settings, index, plan.skipped)
+        _write(settings, index, plan.skipped, {f.source: f.sha256 for f in found})
         warnings += [f"{d.source}: {d.warning}" for d in documents if d.warning]
         return _report(index.documents, plan, embedded, started, built=True, warnings=warnings)
 
@@ -125,7 +128,7 @@ def build_lock(index_dir: Path, *, wait: float, progress: ProgressFn | None) -> 
             lock.acquire(timeout=wait)
         except filelock.Timeout:
             raise IndexBusyError(
-                f"Another build of {index_dir} is still running after {wait:.0f} s. "
+                f"Another build of {index_dir} is still running after {wait:g} s. "
                 "Wait for it to finish, then run `qa index` again."
             ) from None
     try:
@@ -140,22 +143,25 @@ def chunk_params(settings: Settings) -> ChunkParams:
     )
 
 
-def _previous(settings: Settings, warnings: list[str]) -> Index | None:
-    """The live build when its passages can be reused (same model and chunking), else None."""
+def _previous(settings: Settings, warnings: list[str]) -> tuple[Index | None, set[str]]:
+    """The live build when its passages can be reused (same model and chunking), and the
+    documents it holds either way (so a full re-embed reports them as changed, not added)."""
     try:
         previous = load(settings.index)
     except QaError as exc:
         if (settings.index / "CURRENT").exists():
             warnings.append(f"previous index not reused: {exc}")
-        return None
+        return None, set()
     counter = token_counter(settings.model_path)
-    same_model = previous.manifest["model"]["name"] == model_name(settings.model_path)
-    same_limit = previous.manifest["model"].get("max_tokens") == counter.max_tokens
-    same_chunks = previous.manifest["chunking"] == chunk_params(settings).as_dict()
+    model = previous.manifest["model"]  # a dict: load() checked its dimension
+    same_model = model.get("name") == model_name(settings.model_path)
+    same_limit = model.get("max_tokens") == counter.max_tokens
+    same_chunks = previous.manifest.get("chunking") == chunk_params(settings).as_dict()
+    known = {d.source for d in previous.documents}
     if same_model and same_limit and same_chunks:
-        return previous
+        return previous, known
     warnings.append("model or chunking changed: every document is embedded again")
-    return None
+    return None, known
 
 
 def _scan(docs: Path) -> list[_Found]:
@@ -174,7 +180,7 @@ def _scan(docs: Path) -> list[_Found]:
     return found
 
 
-def _plan(found: list[_Found], previous: Index | None) -> _Plan:
+def _plan(found: list[_Found], previous: Index | None, known: set[str]) -> _Plan:
     old = {d.source: d for d in previous.documents} if previous else {}
     old_skips = {s["source"]: s for s in previous.manifest.get("skipped", [])} if previous else {}
     plan = _Plan(previous, {}, [], [], [], [], [])
@@ -186,9 +192,9 @@ def _plan(found: list[_Found], previous: Index | None) -> _Plan:
             plan.skipped.append(Skipped(item.source, skip["reason"]))
         else:
             plan.read.append(item)
-            (plan.changed if entry is not None else plan.added).append(item.source)
+            (plan.changed if item.source in known else plan.added).append(item.source)
     present = {f.source for f in found}
-    plan.removed = sorted(s for s in old if s not in present)
+    plan.removed = sorted(s for s in known if s not in present)
     plan.forget_skips = bool(set(old_skips) - present)
     return plan
 
@@ -241,7 +247,7 @@ def _embed(
     texts: list[str] = []
     for document, chunks in fresh.values():
         texts += [p.embed_text for p in chunks.passages]
-        texts += [document.text[s.start : s.end] for s in chunks.sentences]
+        texts += [s.embed_text(document.text) for s in chunks.sentences]
     if not texts:
         dimension = int(previous.manifest["model"]["dimension"]) if previous else 0
         return {}, dimension
@@ -302,8 +308,10 @@ class _Parts:
             (0, 0),
             (0, 0),
         )
-        spans = np.array([(s.start, s.end) for s in chunks.sentences], dtype=np.int64)
-        self._append(entry, chunks.passages, vectors[0], spans.reshape(-1, 2), vectors[1])
+        spans = np.array(
+            [(s.start, s.end, s.is_heading) for s in chunks.sentences], dtype=np.int64
+        )
+        self._append(entry, chunks.passages, vectors[0], spans.reshape(-1, 3), vectors[1])
 
     def _append(
         self,
@@ -343,7 +351,7 @@ class _Parts:
             documents=self.entries,
             passages=self.passages,
             passage_vectors=passage_vectors,
-            sentences=np.vstack(self.sentences) if self.sentences else np.zeros((0, 3), np.int64),
+            sentences=np.vstack(self.sentences) if self.sentences else np.zeros((0, 4), np.int64),
             sentence_vectors=_stack(self.sentence_vectors, dimension),
             dense=VectorIndex.build(passage_vectors),
             keywords=KeywordIndex.build([p.embed_text for p in self.passages]),
@@ -366,7 +374,11 @@ def _check_not_empty(index: Index, docs: Path, skipped: list[Skipped]) -> None:
     )
 
 
-def _write(settings: Settings, index: Index, skipped: list[Skipped]) -> None:
+def _write(
+    settings: Settings, index: Index, skipped: list[Skipped], hashes: dict[str, str]
+) -> None:
+    """Write and commit a new build; `hashes` are the scan's, so a skip is remembered for the
+    bytes that were actually examined (a file fixed a moment later is read again next time)."""
     manifest = {
         **index.manifest,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -381,25 +393,30 @@ def _write(settings: Settings, index: Index, skipped: list[Skipped]) -> None:
             {
                 "source": s.source,
                 "reason": s.reason,
-                "sha256": _sha_or_empty(settings.docs, s),
+                "sha256": hashes.get(s.source, ""),
             }
             for s in skipped
         ],
     }
-    writer = BuildWriter(settings.index)
+    try:
+        writer = BuildWriter(settings.index)
+    except OSError as exc:
+        raise _cannot_write(settings.index, exc) from exc
     try:
         save(writer, index)
         writer.commit(manifest)
-    except BaseException:
+    except BaseException as exc:
         writer.abort()
+        if isinstance(exc, OSError):
+            raise _cannot_write(settings.index, exc) from exc
         raise
 
 
-def _sha_or_empty(docs: Path, skipped: Skipped) -> str:
-    try:
-        return hash_file(docs / skipped.source)
-    except OSError:
-        return ""
+def _cannot_write(index_dir: Path, exc: OSError) -> QaError:
+    return QaError(
+        f"Cannot write the index in {index_dir}: {exc.strerror or exc}. Free some disk space or "
+        "make the folder writable, then run `qa index` again."
+    )
 
 
 def _library_versions() -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -30,13 +31,17 @@ class Source(Protocol):
     def page_at(self, offset: int) -> int | None: ...
 
 
+RULES_VERSION = 2
+
+
 @dataclass(frozen=True)
 class ChunkParams:
     target_tokens: int = 250  # word pieces of text per passage, before the heading prefix
     overlap_sentences: int = 1  # sentences repeated across a cut inside a paragraph
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # The cutting rules are part of the parameters: an index cut by older rules is redone.
+        return {**asdict(self), "rules_version": RULES_VERSION}
 
 
 @dataclass(frozen=True)
@@ -96,27 +101,42 @@ _MAX_HEADING_CHARS = 120
 
 
 def chunk(document: Source, *, counter: Counter, params: ChunkParams) -> Chunks:
+    text = document.text
     budget = max(8, min(params.target_tokens, counter.max_tokens - SPECIAL_TOKENS))
-    units = _units(document.text, counter, budget)
     passages: list[Passage] = []
     sentences: list[Sentence] = []
-    newlines = [m.start() for m in re.finditer("\n", document.text)]
-    for heading, section in _sections(document.text, units):
-        sentences += [Sentence(u.start, u.end, heading, u.is_heading) for u in section]
+    newlines = [m.start() for m in re.finditer("\n", text)]
+    for heading, section in _sections(text, _units(text, counter, budget)):
         heading_cost = counter.count_many([heading])[0] + 1 if heading else 0
         section_budget = max(8, min(budget, counter.max_tokens - SPECIAL_TOKENS - heading_cost))
-        for group in _pack(section, section_budget, params.overlap_sentences):
+        section = _within(text, section, counter, section_budget)
+        sentences += [Sentence(u.start, u.end, heading, u.is_heading) for u in section]
+        for group in _pack(section, section_budget, params.overlap_sentences, heading):
             passages.extend(_fit(document, group, heading, counter, newlines))
     return Chunks(passages, sentences)
+
+
+def _within(text: str, section: list[_Unit], counter: Counter, budget: int) -> list[_Unit]:
+    """Re-cut units that fit the document's budget but not the room left beside a heading."""
+    out: list[_Unit] = []
+    for unit in section:
+        if unit.tokens <= budget or unit.is_heading:
+            out.append(unit)
+            continue
+        for start, end in _cut(text, unit.start, unit.end, counter, budget):
+            tokens = counter.count_many([text[start:end]])[0]
+            out.append(_Unit(start, end, tokens, unit.paragraph, False))
+    return out
 
 
 def _units(text: str, counter: Counter, budget: int) -> list[_Unit]:
     """Sentence-like units; a unit longer than the budget is cut at word-piece boundaries."""
     spans = list(_sentence_spans(text))
     counts = counter.count_many([text[s:e] for s, e, _ in spans])
+    content_end = len(text.rstrip())
     units: list[_Unit] = []
     for (start, end, paragraph), tokens in zip(spans, counts, strict=True):
-        is_heading = _is_heading(text, start, end)
+        is_heading = _is_heading(text, start, end, content_end)
         if tokens <= budget:
             units.append(_Unit(start, end, tokens, paragraph, is_heading))
             continue
@@ -155,13 +175,13 @@ def _trimmed(text: str, start: int, end: int, paragraph: int) -> Iterator[tuple[
         yield start, end, paragraph
 
 
-def _is_heading(text: str, start: int, end: int) -> bool:
+def _is_heading(text: str, start: int, end: int, content_end: int) -> bool:
     """A short line standing alone as a paragraph, not ending like a sentence."""
     line = text[start:end]
     if len(line) > _MAX_HEADING_CHARS or "\n" in line or line[-1] in '.,;!?…"”’':
         return False
     alone_before = start == 0 or text[max(0, start - 2) : start].count("\n") == 2
-    alone_after = end == len(text) or text[end : end + 2] == "\n\n" or text[end:].strip() == ""
+    alone_after = end >= content_end or text[end : end + 2] == "\n\n"
     return alone_before and alone_after
 
 
@@ -170,6 +190,7 @@ def _cut(
 ) -> Iterator[tuple[int, int]]:
     """Split an over-long unit, preferring a space near each word-piece limit."""
     offsets = counter.offsets(text[start:end])
+    token_starts = [start + s for s, _ in offsets]
     piece_start, first_token = start, 0
     step = max(1, budget - 8)  # cutting inside a word can add a piece or two
     while first_token + step < len(offsets):
@@ -178,12 +199,12 @@ def _cut(
         cut = space if space > piece_start else limit
         yield from ((s, e) for s, e, _ in _trimmed(text, piece_start, cut, 0))
         piece_start = cut
-        first_token = next(i for i, (s, _) in enumerate(offsets) if start + s >= cut)
+        first_token = max(first_token + 1, bisect.bisect_left(token_starts, cut))
     yield from ((s, e) for s, e, _ in _trimmed(text, piece_start, end, 0))
 
 
 def _sections(text: str, units: list[_Unit]) -> Iterator[tuple[str, list[_Unit]]]:
-    heading, section = "", []
+    heading, section = "", list[_Unit]()
     for unit in units:
         if unit.is_heading:
             if any(not u.is_heading for u in section):
@@ -195,19 +216,31 @@ def _sections(text: str, units: list[_Unit]) -> Iterator[tuple[str, list[_Unit]]
         yield heading, section
 
 
-def _pack(units: list[_Unit], budget: int, overlap: int) -> Iterator[list[_Unit]]:
-    """Whole paragraphs while they fit; a paragraph too big alone is cut between sentences."""
+def _pack(units: list[_Unit], budget: int, overlap: int, heading: str) -> Iterator[list[_Unit]]:
+    """Whole paragraphs while they fit; a paragraph too big alone is cut between sentences.
+
+    The section's heading costs nothing here: the budget already keeps room for it, inside
+    the first passage or as the prefix of the others.
+    """
+    leading = list(itertools.takewhile(lambda u: u.is_heading, units))
+    heading_tokens = leading[-1].tokens if heading and leading else 0
+
+    def size(group: list[_Unit]) -> int:
+        total = sum(u.tokens for u in group)
+        return total - heading_tokens if group and group[0].is_heading else total
+
     current: list[_Unit] = []
     for paragraph in _by_paragraph(units):
-        size = sum(u.tokens for u in paragraph)
-        if sum(u.tokens for u in current) + size <= budget:
+        if size(current + paragraph) <= budget:
             current.extend(paragraph)
             continue
         if current and not all(u.is_heading for u in current):
             yield current
             current = []
         for unit in paragraph:
-            if current and sum(u.tokens for u in current) + unit.tokens > budget:
+            if current and size([*current, unit]) > budget and not all(
+                u.is_heading for u in current
+            ):
                 yield current
                 current = _overlap(current, unit, budget, overlap)
             current.append(unit)

@@ -56,7 +56,7 @@ class TorchEmbedder:
                 "Set QA_MODEL to a local sentence-transformers model folder."
             ) from exc
         self.model_name = model_name(model_path)
-        dimension = self._model.get_sentence_embedding_dimension()
+        dimension = self._model.get_embedding_dimension()
         assert dimension is not None
         self.dimension = int(dimension)
 

@@ -20,7 +20,7 @@ from qa.answer import EMPTY_QUESTION, Answer, Policy, compose
 from qa.embedding import Embedder, load_embedder, model_name
 from qa.errors import IndexCorruptError
 from qa.index import Index, load
-from qa.search import Query, Searcher, keyword_query
+from qa.search import Query, Retrieval, Searcher, Weights, keyword_query
 from qa.settings import Settings
 from qa.store import RUN_QA_INDEX
 from qa.tokens import SPECIAL_TOKENS, TokenCounter, token_counter
@@ -49,14 +49,16 @@ class Engine:
         *,
         embedder_factory: Callable[[], Embedder] | None = None,
         policy: Policy | None = None,
+        weights: Weights | None = None,
     ) -> None:
         self.settings = settings
         self.policy = policy or Policy()
+        self.weights = weights or Weights()
         self._factory = embedder_factory or (lambda: load_embedder(settings))
         self._embedder: Embedder | None = None
         self._embedder_lock = threading.Lock()
         self._counter = token_counter(settings.model_path)
-        self._loaded = _Loaded(index, Searcher(index))
+        self._loaded = _Loaded(index, Searcher(index, weights=self.weights))
         self._answers: _Lru[Answer] = _Lru(CACHE_SIZE)
         self._vectors: _Lru[np.ndarray] = _Lru(CACHE_SIZE)
 
@@ -75,8 +77,19 @@ class Engine:
     def swap(self, index: Index) -> None:
         """Serve a new index; questions already running finish on the old one."""
         check_model(index, self.settings)
-        self._loaded = _Loaded(index, Searcher(index))
+        self._loaded = _Loaded(index, Searcher(index, weights=self.weights))
         self._answers.clear()
+
+    def clear_caches(self) -> None:
+        """Forget cached answers and query vectors (benchmarks measure the real work)."""
+        self._answers.clear()
+        self._vectors.clear()
+
+    def retrieve(self, question: str, history: Sequence[str] = ()) -> tuple[Query, Retrieval]:
+        """The query and ranked hits behind an answer, for tuning and inspection."""
+        text, _ = clean_question(question, self._counter)
+        query = self._query(text, [clean_question(h, self._counter)[0] for h in history[-1:]])
+        return query, self._loaded.searcher.search(query, k=self.settings.top_k)
 
     def warm(self) -> None:
         """Load the model now rather than on the first question."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.answer import Answer
+from qa.answer import Answer, CitedPassage, Place
 from qa.errors import QaError
 
 RANKS = 10  # passages retrieved per question, for MRR@10
@@ -85,16 +85,12 @@ def _judge(
     if item.evidence is None:
         return Outcome(item, None, False, answer.abstained, seconds)
     evidence = normalise(item.evidence)
+
+    def holds(place: CitedPassage | Place) -> bool:
+        return evidence in normalise(document_text(place.source)[place.start : place.end])
+
     rank = next(
-        (
-            p.rank
-            for p in answer.passages
-            if any(
-                evidence in normalise(document_text(place.source)[place.start : place.end])
-                for place in [p, *p.also_in]
-            )
-        ),
-        None,
+        (p.rank for p in answer.passages if holds(p) or any(map(holds, p.also_in))), None
     )
     hit = not answer.abstained and evidence in normalise(answer.answer)
     return Outcome(item, rank, hit, answer.abstained, seconds)

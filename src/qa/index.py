@@ -18,6 +18,7 @@ from qa.store import RUN_QA_INDEX, Build, BuildWriter, open_build
 from qa.vectors import VectorIndex
 
 KEYWORD_ARRAYS = ("pointers", "rows", "counts", "lengths")
+SENTENCE_COLUMNS = 4  # document row, start, end, is_heading
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class Index:
     documents: list[DocumentEntry]
     passages: list[Passage]
     passage_vectors: np.ndarray  # float32 (N, d), normalised
-    sentences: np.ndarray  # int64 (M, 3): document row, start, end
+    sentences: np.ndarray  # int64 (M, 4): document row, start, end, is_heading
     sentence_vectors: np.ndarray  # float32 (M, d), normalised
     dense: VectorIndex
     keywords: KeywordIndex
@@ -116,12 +117,14 @@ def _read(build: Build) -> Index:
 
 def _check_consistent(index: Index, index_dir: Path) -> None:
     n, m = len(index.passages), len(index.sentences)
-    model = index.manifest.get("model", {})
+    model = index.manifest.get("model")
+    model = model if isinstance(model, dict) else {}
     shapes_ok = (
         len(index.dense) == n
         and len(index.keywords) == n
         and index.passage_vectors.shape == (n, model.get("dimension"))
         and index.sentence_vectors.shape == (m, model.get("dimension"))
+        and index.sentences.shape == (m, SENTENCE_COLUMNS)
     )
     if not shapes_ok:
         raise IndexCorruptError(f"The index files in {index_dir} do not agree. {RUN_QA_INDEX}")

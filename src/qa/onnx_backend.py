@@ -83,8 +83,9 @@ def _load_for_export(model_path: Path) -> Any:
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
 
+    # The user sees our one "Exporting" line, not a weight-loading progress bar.
     bar_was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # the user sees our one "Exporting" line, not a loader bar
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         # Eager attention: the SDPA path branches on mask contents in Python, which tracing freezes.
         st_model = SentenceTransformer(
@@ -338,7 +339,7 @@ class OnnxEmbedder:
         self.onnx_folder = onnx_folder
 
         options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads or os.cpu_count() or 1
+        options.intra_op_num_threads = intra_op_threads or _usable_cpus()
         options.inter_op_num_threads = 1  # the graph is one chain; a second pool only adds wake-ups
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # keep ORT's optimiser chatter off the user's terminal
@@ -395,14 +396,6 @@ class OnnxEmbedder:
                 progress(len(batch))
         return out
 
-    def count_tokens(self, texts: Sequence[str]) -> int:
-        """Model tokens after truncation (for throughput figures); no padding counted."""
-        self._tokenizer.no_padding()
-        try:
-            return sum(len(e.ids) for e in self._tokenizer.encode_batch(list(texts)))
-        finally:
-            self._tokenizer.enable_padding(pad_id=self._pad_id, pad_token="[PAD]")
-
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)
         attention_mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
@@ -415,6 +408,13 @@ class OnnxEmbedder:
         feeds = {k: v for k, v in feeds.items() if k in self._inputs}
         (hidden,) = self._session.run(["last_hidden_state"], feeds)
         return _mean_pool_normalise(np.asarray(hidden, dtype=np.float32), attention_mask)
+
+
+def _usable_cpus() -> int:
+    # Affinity, not os.cpu_count(): a container pinned to 2 of 64 host CPUs must not start 64.
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def _mean_pool_normalise(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -71,7 +71,7 @@ class Searcher:
         keyword = self.index.keywords.scores(query.terms)
         candidates = self._candidates(query, keyword, sentence_scores, allowed)
         hits = self._score(query, candidates, keyword, sentence_scores)
-        return Retrieval(self._collapse(hits, k), sentence_scores)
+        return Retrieval(self._collapse(hits, k, allowed), sentence_scores)
 
     def _candidates(
         self,
@@ -147,7 +147,7 @@ class Searcher:
         doc = self.index.documents[int(self.index.sentences[first][0])]
         return doc.text[int(self.index.sentences[first][1]) : int(self.index.sentences[last][2])]
 
-    def _collapse(self, hits: list[Hit], k: int) -> list[Hit]:
+    def _collapse(self, hits: list[Hit], k: int, allowed: np.ndarray | None) -> list[Hit]:
         """Near-identical passages (the corpus repeats itself) become one hit listing all."""
         kept: list[Hit] = []
         for hit in hits:
@@ -156,17 +156,24 @@ class Searcher:
                 if len(kept) == k:
                     break
                 kept.append(hit)
-        return [self._with_duplicates(h) for h in kept]
+        shown = None if allowed is None else set(allowed.tolist())
+        return [self._with_duplicates(h, shown) for h in kept]
 
-    def _with_duplicates(self, hit: Hit) -> Hit:
+    def _with_duplicates(self, hit: Hit, shown: set[int] | None) -> Hit:
+        """The hit and its twins anywhere in the index; the first by (source, start) that the
+        document filter allows stands for the group, so equal scores never make the shown copy
+        depend on float noise."""
         vector = self.index.passage_vectors[hit.row]
         scores, rows = self.index.dense.search(vector[None, :], 16)
-        twins = tuple(
+        group = {hit.row} | {
             int(r)
             for s, r in zip(scores[0], rows[0], strict=True)
-            if r >= 0 and r != hit.row and s >= NEAR_VECTOR and self.same_text(hit.row, int(r))
-        )
-        return Hit(hit.row, hit.score, hit.dense, hit.sentence, hit.keyword, twins)
+            if r >= 0 and s >= NEAR_VECTOR and self.same_text(hit.row, int(r))
+        }
+        passages = self.index.passages
+        ordered = sorted(group, key=lambda r: (passages[r].source, passages[r].start))
+        first = next(r for r in ordered if shown is None or r in shown)
+        return replace(hit, row=first, duplicates=tuple(r for r in ordered if r != first))
 
     def same_text(self, a: int, b: int) -> bool:
         """Near-identical text; the vectors are compared first because that costs one dot."""

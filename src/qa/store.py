@@ -23,7 +23,7 @@ import numpy as np
 from qa.errors import IndexCorruptError, IndexMissingError
 
 FORMAT = "qa-index"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: sentences.npy gained an is_heading column
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 PARTIAL = ".partial"
@@ -46,7 +46,8 @@ class Build:
             return [json.loads(line) for line in handle]
 
     def array(self, name: str) -> np.ndarray:
-        return np.load(self.path / name, allow_pickle=False)
+        array: np.ndarray = np.load(self.path / name, allow_pickle=False)
+        return array
 
 
 def current_build_path(index_dir: Path) -> Path:
@@ -56,8 +57,11 @@ def current_build_path(index_dir: Path) -> Path:
         raise IndexMissingError(
             f"No index found in {index_dir}. Run `qa index` to build it from your documents."
         )
-    name = pointer.read_text(encoding="utf-8").strip()
-    if not name or "/" in name or name.startswith("."):
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):  # unreadable, or garbage bytes
+        name = ""
+    if not name or "/" in name or "\0" in name or name.startswith("."):
         raise IndexCorruptError(f"The index pointer {pointer} is damaged. {RUN_QA_INDEX}")
     return index_dir / name
 
@@ -92,7 +96,9 @@ def _check_format(manifest: Any, index_dir: Path) -> None:
         raise IndexCorruptError(f"The index manifest in {index_dir} lists no files. {RUN_QA_INDEX}")
 
 
-def _verify_file(path: Path, expected: dict[str, Any], index_dir: Path) -> None:
+def _verify_file(path: Path, expected: Any, index_dir: Path) -> None:
+    if not isinstance(expected, dict):
+        expected = {}  # a garbled manifest entry: no checksum can match it
     try:
         digest, size = file_digest(path)
     except OSError:
@@ -125,6 +131,7 @@ class BuildWriter:
         self.name = f"build-{stamp}-{uuid.uuid4().hex[:8]}"
         self.path = index_dir / (self.name + PARTIAL)
         self.files: dict[str, dict[str, Any]] = {}
+        self._final: Path | None = None  # the build folder once renamed, until CURRENT names it
         index_dir.mkdir(parents=True, exist_ok=True)
         self.path.mkdir()
 
@@ -163,10 +170,12 @@ class BuildWriter:
         self._write_manifest(manifest)
         final = self.index_dir / self.name
         os.replace(self.path, final)
+        self._final = final
         _fsync_dir(self.index_dir)
         pointer = self.index_dir / CURRENT
         previous = pointer.read_text(encoding="utf-8").strip() if pointer.is_file() else ""
         _replace_text(pointer, self.name)
+        self._final = None  # live now: abort() must not touch it
         # the previous build stays one round, for a reader that opened it a moment ago
         remove_stale_builds(self.index_dir, keep={self.name, previous})
         return final
@@ -180,6 +189,14 @@ class BuildWriter:
 
     def abort(self) -> None:
         shutil.rmtree(self.path, ignore_errors=True)
+        if self._final is not None and not self._named_by_current():
+            shutil.rmtree(self._final, ignore_errors=True)  # renamed, but never made live
+
+    def _named_by_current(self) -> bool:
+        try:
+            return (self.index_dir / CURRENT).read_text(encoding="utf-8").strip() == self.name
+        except (OSError, UnicodeDecodeError):
+            return True  # cannot tell: keep it (the next build removes it if stale)
 
 
 def remove_stale_builds(index_dir: Path, *, keep: set[str]) -> None:
@@ -187,15 +204,30 @@ def remove_stale_builds(index_dir: Path, *, keep: set[str]) -> None:
     for entry in index_dir.iterdir():
         if entry.is_dir() and entry.name.startswith("build-") and entry.name not in keep:
             shutil.rmtree(entry, ignore_errors=True)
+    remove_leftovers(index_dir)
+
+
+def remove_leftovers(index_dir: Path) -> None:
+    """What a killed build leaves (its .partial folder, a temporary CURRENT), never a build that
+    may be live or just replaced; only ever called under the build lock."""
+    for entry in index_dir.iterdir():
+        if entry.name.startswith("build-") and entry.name.endswith(PARTIAL) and entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        elif entry.name.startswith(f".{CURRENT}.") and entry.is_file():
+            entry.unlink(missing_ok=True)
 
 
 def _replace_text(path: Path, text: str) -> None:
     temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    with temp.open("w", encoding="utf-8") as handle:
-        handle.write(text + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    try:
+        with temp.open("w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
     _fsync_dir(path.parent)
 
 

@@ -47,6 +47,7 @@ class VectorIndex:
             scores, rows = self._index.search(queries, k)
         else:
             selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
-            params = faiss.SearchParameters(sel=selector)
+            params = faiss.SearchParameters()
+            params.sel = selector
             scores, rows = self._index.search(queries, k, params=params)
         return scores, rows

@@ -1,0 +1,145 @@
+"""Load on `python app.py` over loopback: 1 client, then 20 concurrent gradio_client clients
+asking 25 questions each, then the same while a rebuild runs. Bounded in time.
+
+Every answer must arrive without error; answered (not abstained) ones must cite a passage.
+Each client's questions carry its number, so the answer cache does not serve them.
+
+    python bench/load.py [--clients 20] [--questions 25]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gradio_client import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+from qa.evaluate import read_items  # noqa: E402
+
+DEADLINE_S = 600.0
+CITED = re.compile(r"\[\d+\]")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--questions", type=int, default=25)
+    args = parser.parse_args()
+    questions = [i.question for i in read_items(ROOT / "eval" / "seeds.jsonl") if i.evidence]
+    with tempfile.TemporaryDirectory(prefix="qa-load-") as temp:
+        env, docs = prepare(Path(temp))
+        port = free_port()
+        server = start(env, port)
+        try:
+            url = f"http://127.0.0.1:{port}/"
+            run_phase("1 client", url, 1, args.questions, questions)
+            run_phase(f"{args.clients} clients", url, args.clients, args.questions, questions)
+            (docs / "added-during-load.md").write_text("# Load\n\nA document added under load.\n")
+            rebuild = threading.Thread(
+                target=lambda: Client(url, verbose=False).predict(api_name="/rebuild")
+            )
+            rebuild.start()
+            run_phase(
+                f"{args.clients} clients + rebuild", url, args.clients, args.questions, questions
+            )
+            rebuild.join(timeout=DEADLINE_S)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return 0
+
+
+def prepare(temp: Path) -> tuple[dict[str, str], Path]:
+    docs = temp / "docs"
+    shutil.copytree(ROOT / "seeds", docs)
+    env = {
+        **os.environ,
+        "QA_DOCS": str(docs),
+        "QA_INDEX": str(temp / "index"),
+        "HF_HUB_OFFLINE": "1",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "qa.cli", "index"], env=env, check=True, stdout=subprocess.DEVNULL
+    )
+    return env, docs
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/ask?q=warm", timeout=5):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("app.py did not answer within 120 s")
+
+
+def client_run(url: str, number: int, count: int, questions: list[str]) -> list[Any]:
+    client = Client(url, verbose=False)
+    out = []
+    for i in range(count):
+        question = f"{questions[(number * count + i) % len(questions)]} ({number}.{i})"
+        started = time.perf_counter()
+        try:
+            result = client.predict(question, api_name="/ask")
+            out.append((time.perf_counter() - started, check(result)))
+        except Exception as exc:  # a load test counts failures instead of stopping
+            out.append((time.perf_counter() - started, f"error: {type(exc).__name__}: {exc}"))
+    return out
+
+
+def check(result: dict[str, Any]) -> str | None:
+    if not result.get("answer"):
+        return "empty answer"
+    if not result["abstained"] and (not result["passages"] or not CITED.search(result["answer"])):
+        return "answer without a citation"
+    return None
+
+
+def run_phase(name: str, url: str, clients: int, count: int, questions: list[str]) -> None:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        runs = list(pool.map(lambda n: client_run(url, n, count, questions), range(clients)))
+    wall = time.perf_counter() - started
+    results = [r for run in runs for r in run]
+    latencies = np.array([seconds for seconds, _ in results]) * 1000
+    problems = [p for _, p in results if p]
+    print(
+        f"{name:24} {len(results):4d} answers in {wall:6.1f} s = {len(results) / wall:6.1f}/s; "
+        f"p50 {np.percentile(latencies, 50):6.0f} ms, p99 {np.percentile(latencies, 99):6.0f} "
+        f"ms; problems: {len(problems)} {sorted(set(problems))[:3]}"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

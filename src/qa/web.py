@@ -1,0 +1,131 @@
+"""The browser app: a FastAPI server with the Gradio UI mounted at "/" and a JSON API beside it.
+
+    create_app(settings)        -> FastAPI app (tests inject a fake embedder here)
+    serve(settings, host, port) -> runs it with uvicorn (`python app.py`, `qa serve`)
+
+Start-up work (index check/build, model load) starts with the server and runs in a thread, so
+the page and the API answer at once; questions asked meanwhile wait (UI) or get 503 (API).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+# Before Gradio is imported: no usage reporting, no hub look-ups from an offline server.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from fastapi import FastAPI
+
+from qa.embedding import Embedder
+from qa.settings import Settings
+from qa.web_api import Credentials, add_api, check_password, parse_auth
+from qa.web_service import MIB, Service
+
+OPEN_WARNING = (
+    "warning: serving on {host}, which other machines can reach, without a password. "
+    "Set QA_AUTH=user:password (or a file of such lines) to require one."
+)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    embedder_factory: Callable[[], Embedder] | None = None,
+    service: Service | None = None,
+) -> FastAPI:
+    """The whole app; start-up work begins when the server starts (its lifespan)."""
+    # ~3 s of import: here, so `qa ask` and friends never pay for Gradio.
+    from qa.web_ui import build_ui
+
+    service = service or Service(settings, embedder_factory=embedder_factory)
+    pairs = parse_auth(settings.auth)
+    app = FastAPI(
+        title="qa",
+        summary="Answers questions over a folder of documents, quoting and citing passages.",
+        docs_url=None,  # added by add_api, behind the same auth as the API
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=_lifespan(service),
+    )
+    app.state.service = service  # for tests and for `qa serve` wiring
+    add_api(app, service, pairs)
+    blocks = build_ui(service, max_upload_mb=settings.max_upload_mb)
+    # No blocks.queue(...) call: every event sets its own concurrency_limit, and queue()
+    # would rebuild Gradio's routes once more (~0.3 s of start-up).
+    app.state.blocks = blocks
+    return _mount(app, blocks, settings, pairs)
+
+
+def _mount(app: FastAPI, blocks: Any, settings: Settings, pairs: Credentials) -> FastAPI:
+    import gradio as gr
+
+    from qa.web_ui import CSS, theme
+
+    mounted: FastAPI = gr.mount_gradio_app(
+        app,
+        blocks,
+        path="/",
+        auth=_gradio_auth(pairs),
+        auth_message="Sign in with a user name and password from QA_AUTH.",
+        max_file_size=settings.max_upload_mb * MIB,
+        footer_links=["api"],
+        run_history=False,  # nothing about questions is kept in the browser
+        show_error=True,  # error messages (never tracebacks) reach the page
+        theme=theme(),
+        css=CSS,
+    )
+    return mounted
+
+
+def _lifespan(service: Service) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        service.start()
+        yield
+
+    return lifespan
+
+
+def _gradio_auth(pairs: Credentials) -> Callable[[str, str], bool] | None:
+    if not pairs:
+        return None
+    return lambda user, password: check_password(pairs, user, password)
+
+
+def serve(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    embedder_factory: Callable[[], Embedder] | None = None,
+    app: FastAPI | None = None,
+) -> None:
+    """Run the app (or `app`, when already built by create_app) until interrupted."""
+    import uvicorn
+
+    if not settings.auth and not is_loopback(host):
+        print(OPEN_WARNING.format(host=host), file=sys.stderr)
+    app = app or create_app(settings, embedder_factory=embedder_factory)
+    print(f"qa: serving {settings.docs} at http://{_url_host(host)}:{port}/", file=sys.stderr)
+    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name that may resolve anywhere
+
+
+def _url_host(host: str) -> str:
+    if host in {"0.0.0.0", "::"}:
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host

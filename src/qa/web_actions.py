@@ -1,0 +1,253 @@
+"""What the UI's buttons do, as plain functions of the Service (no layout here).
+
+Every message that can carry a document name or a question goes through `esc`: Gradio shows
+toasts and gr.HTML as HTML.
+"""
+
+# No `from __future__ import annotations`: gr.api reads these annotations at runtime.
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from qa.answer import EMPTY_QUESTION
+from qa.build import BuildReport
+from qa.errors import QaError
+from qa.web_files import Incoming, Refused, UploadResult
+from qa.web_render import (
+    answer_html,
+    citations_text,
+    esc,
+    human_size,
+    human_time,
+    question_html,
+)
+from qa.web_service import BUSY, BusyError, DocumentRow, RequestError, Service
+
+STARTUP_WAIT_S = 60.0  # a question asked during start-up waits this long for the index
+Message = dict[str, str]
+TABLE_HEADERS = ["Document", "Passages", "Size", "Indexed", "State"]
+_STATES = {
+    "indexed": "indexed",
+    "new": "new: not in the index yet",
+    "changed": "changed since indexed",
+    "deleted": "deleted: still in the index",
+}
+
+
+def warn(text: str) -> None:
+    gr.Warning(esc(text))
+
+
+def failure(text: str, title: str = "Error") -> gr.Error:
+    return gr.Error(esc(text), title=title, print_exception=False)
+
+
+class Actions:
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    # ------------------------------------------------------------------ chat
+
+    def respond(
+        self,
+        message: str,
+        messages: list[Message],
+        questions: list[str],
+        sources: list[str] | None,
+    ) -> tuple[Any, ...]:
+        """One chat turn; on a refusal the question stays in the box and a toast says why."""
+        text = (message or "").strip()
+        unchanged = (gr.skip(),) * 5
+        if not text:
+            warn(EMPTY_QUESTION)
+            return unchanged
+        self.service.wait_started(STARTUP_WAIT_S)
+        try:
+            answer = self.service.ask(text, history=questions, sources=sources or None)
+        except RequestError as exc:
+            warn(str(exc))
+            return unchanged
+        turn = [
+            {"role": "user", "content": question_html(text)},
+            {"role": "assistant", "content": answer_html(answer, self.service.locate)},
+        ]
+        messages = [*messages, *turn]
+        return "", messages, messages, [*questions, text], citations_text(answer)
+
+    # ------------------------------------------------------------------ API (gr.api)
+
+    def ask_api(self, question: str) -> dict[str, Any]:
+        """Answer one question: the same JSON object as `qa ask --json`."""
+        self.service.wait_started(STARTUP_WAIT_S)
+        try:
+            return self.service.ask(question).as_json()
+        except RequestError as exc:
+            raise failure(str(exc)) from None
+
+    def rebuild_api(self) -> dict[str, Any]:
+        """Update the index from the documents folder; the build report as JSON."""
+        try:
+            return self.service.rebuild().as_json()
+        except (RequestError, QaError) as exc:
+            raise failure(str(exc)) from None
+
+    def status_api(self) -> dict[str, Any]:
+        """Index status and the indexed documents."""
+        return self.service.status()
+
+    def upload_api(self, files: list[str] | None) -> dict[str, Any]:
+        return self._upload(files).as_json()
+
+    # ------------------------------------------------------------------ documents
+
+    def upload(self, files: list[str] | None) -> tuple[Any, str]:
+        if not files:
+            return gr.skip(), gr.skip()
+        result = self._upload(files)
+        for name, reason in result.refused:
+            warn(f"{name}: {reason}")
+        return None, upload_message(result)
+
+    def _upload(self, files: Sequence[str] | None) -> UploadResult:
+        # Gradio keeps each upload as <cache>/<hash>/<name as sent, minus unsafe characters>.
+        incoming = [Incoming(Path(f).name, Path(f)) for f in files or []]
+        try:
+            return self.service.upload(incoming)
+        except QaError as exc:
+            raise failure(str(exc)) from None
+
+    def check_idle(self) -> gr.Timer:
+        """First step of Rebuild: refuse at once (not queue) when a rebuild is running."""
+        if self.service.rebuilding:
+            raise failure(BUSY, title="Rebuild already running")
+        return gr.Timer(active=True)
+
+    def rebuild(self, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008 (Gradio API)
+        def report(stage: str, done: int, total: int) -> None:
+            progress((done, total) if total else None, desc=stage)
+
+        try:
+            result = self.service.rebuild(report)
+        except BusyError as exc:
+            warn(str(exc))
+            return gr.skip()  # type: ignore[no-any-return]
+        except QaError as exc:
+            warn(str(exc))
+            return f'<p class="qa-error">{esc(str(exc))}</p>'
+        return rebuild_message(result)
+
+    def delete(self, source: str | None) -> str:
+        if not source:
+            warn("Choose a document to delete first.")
+            return gr.skip()  # type: ignore[no-any-return]
+        try:
+            self.service.delete(source)
+        except Refused as exc:
+            warn(str(exc))
+            return gr.skip()  # type: ignore[no-any-return]
+        return (
+            f"<p>Deleted <b>{esc(source)}</b>. Press <b>Rebuild index</b> to take it out "
+            "of the answers.</p>"
+        )
+
+    # ------------------------------------------------------------------ refresh
+
+    def refresh(self, selected: list[str] | None, doomed: str | None) -> tuple[Any, ...]:
+        """Both status panels, the documents table and the two document pickers (keeping
+        what the user picked while it still exists: a timer calls this every second)."""
+        rows = self.service.documents()
+        sources = self.service.sources()
+        deletable = [r.source for r in rows if r.state != "deleted"]
+        status = status_html(self.service.status(), rows)
+        return (
+            status,
+            status,
+            [table_row(r) for r in rows],
+            gr.Dropdown(choices=sources, value=[s for s in selected or [] if s in sources]),
+            gr.Dropdown(choices=deletable, value=doomed if doomed in deletable else None),
+        )
+
+    def tick(self, selected: list[str] | None, doomed: str | None) -> tuple[Any, ...]:
+        """Timer during start-up and rebuilds; stops itself once the app is settled."""
+        settled = not self.service.starting and not self.service.rebuilding
+        return (*self.refresh(selected, doomed), gr.Timer(active=not settled))
+
+
+def table_row(row: DocumentRow) -> list[Any]:
+    return [
+        row.source,
+        "" if row.passages is None else row.passages,
+        "" if row.size is None else human_size(row.size),
+        human_time(row.indexed_at),
+        _STATES.get(row.state, row.state),
+    ]
+
+
+def status_html(status: dict[str, Any], rows: Sequence[DocumentRow]) -> str:
+    parts = [f'<p class="qa-state">{_state_line(status)}</p>']
+    index = status["index"]
+    if index is not None:
+        parts.append(
+            f'<p class="qa-index"><b>{index["documents"]}</b> documents · '
+            f"<b>{index['passages']}</b> passages · model {esc(str(index['model']))} "
+            f"({esc(str(index['backend']))}) · built {esc(human_time(index['built_at']))}</p>"
+        )
+    pending = [r for r in rows if r.state in {"new", "changed", "deleted"}]
+    if pending:
+        parts.append(
+            f'<p class="qa-pending">{len(pending)} document change(s) not in the index yet: '
+            "press <b>Rebuild index</b>.</p>"
+        )
+    if status["problem"]:
+        parts.append(f'<p class="qa-error">{esc(status["problem"])}</p>')
+    return "".join(parts)
+
+
+def _state_line(status: dict[str, Any]) -> str:
+    stage = esc(status["stage"] or "")
+    lines: dict[str, str] = {
+        "starting": f"<b>Starting</b>: {stage}…",
+        "building": f"<b>Building the index</b>: {stage}…",
+        "rebuilding": f"<b>Rebuilding</b>: {stage}… (answers use the previous index meanwhile)",
+        "ready": "<b>Ready</b>",
+        "no index": f"<b>No index</b>: {esc(NO_INDEX_HINT)}",
+    }
+    return lines[status["state"]]
+
+
+NO_INDEX_HINT = "add documents, then press Rebuild index."
+
+
+def upload_message(result: UploadResult) -> str:
+    parts = []
+    if result.added:
+        names = ", ".join(f"<b>{esc(n)}</b>" for n in result.added)
+        parts.append(f"<p>Added {names}. Press <b>Rebuild index</b> to make them searchable.</p>")
+    for name, reason in result.refused:
+        parts.append(f'<p class="qa-error">Not added: {esc(name)}: {esc(reason)}</p>')
+    return "".join(parts)
+
+
+def rebuild_message(report: BuildReport) -> str:
+    if not report.built:
+        return f"<p>The index is already up to date ({report.documents} documents).</p>"
+    changes = ", ".join(
+        f"{len(items)} {label}"
+        for label, items in (
+            ("added", report.added),
+            ("changed", report.changed),
+            ("removed", report.removed),
+            ("skipped", report.skipped),
+        )
+    )
+    parts = [
+        f"<p>Index updated in {report.seconds:.1f} s: {report.documents} documents, "
+        f"{report.passages} passages ({changes}).</p>"
+    ]
+    parts += [
+        f'<p class="qa-error">Skipped {esc(s.source)}: {esc(s.reason)}</p>' for s in report.skipped
+    ]
+    parts += [f'<p class="qa-note">{esc(w)}</p>' for w in report.warnings]
+    return "".join(parts)

@@ -1,0 +1,178 @@
+"""Plain JSON endpoints beside the UI (`/api/ask`, `/api/status`, OpenAPI) and their auth.
+
+The routes are plain `def`: FastAPI runs them in its thread pool, so questions are answered
+concurrently (the engine is thread-safe and releases the GIL in numpy/FAISS/ONNX).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import BaseModel, Field
+
+from qa.web_service import NotReadyError, RequestError, Service
+
+Credentials = list[tuple[str, str]]
+AUTH_REQUIRED = "Authentication required."
+RETRY_AFTER_S = "5"
+
+
+class AskRequest(BaseModel):
+    question: str = Field(description="The question, in plain words.")
+    history: list[str] = Field(
+        default_factory=list,
+        description="Earlier questions of this conversation, oldest first (for follow-ups).",
+    )
+    sources: list[str] | None = Field(
+        default=None,
+        description="Only search these documents (source names from /api/status); "
+        "null or empty: all documents.",
+    )
+
+
+class PlaceModel(BaseModel):
+    source: str
+    start: int
+    end: int
+
+
+class PassageModel(BaseModel):
+    rank: int
+    source: str
+    start: int = Field(description="Offset of the passage in the document's text.")
+    end: int
+    lines: list[int] = Field(description="First and last line, 1-based.")
+    page: int | None = Field(description="PDF page, null for other documents.")
+    text: str
+    score: float
+    also_in: list[PlaceModel] = Field(description="Other places holding the same passage.")
+    answer_spans: list[list[int]] = Field(description="Quoted sentences as document offsets.")
+
+
+class AnswerModel(BaseModel):
+    """The same object as `qa ask --json`."""
+
+    question: str
+    answer: str = Field(description="Quoted sentences with [n] markers, or the abstention.")
+    abstained: bool
+    passages: list[PassageModel]
+    notes: list[str] | None = Field(default=None, description="Present only when non-empty.")
+
+
+class ErrorModel(BaseModel):
+    detail: str
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorModel, "description": "Empty question or unknown documents."},
+    401: {"model": ErrorModel, "description": "Missing or wrong credentials (auth is on)."},
+    503: {"model": ErrorModel, "description": "No index loaded yet (starting or building)."},
+}
+
+
+def parse_auth(spec: str | None) -> Credentials:
+    """QA_AUTH: 'user:pass,user2:pass2', or the path of a file with one user:pass per line."""
+    if not spec:
+        return []
+    path = Path(spec).expanduser()
+    is_file = path.is_file()
+    items = path.read_text(encoding="utf-8").splitlines() if is_file else spec.split(",")
+    pairs = []
+    for item in (i.strip() for i in items):
+        if not item or item.startswith("#"):
+            continue
+        user, sep, password = item.partition(":")
+        if not sep or not user or not password:
+            raise ValueError("QA_AUTH entries must look like user:password")
+        pairs.append((user, password))
+    if not pairs:
+        raise ValueError("QA_AUTH is set but holds no user:password entries")
+    return pairs
+
+
+def check_password(pairs: Credentials, user: str, password: str) -> bool:
+    """Constant-time per pair, and every pair is compared: timing says nothing about names."""
+    ok = False
+    for known_user, known_password in pairs:
+        same_user = hmac.compare_digest(known_user.encode(), user.encode())
+        same_password = hmac.compare_digest(known_password.encode(), password.encode())
+        ok |= same_user and same_password
+    return ok
+
+
+# Module level: FastAPI resolves the string annotations below against module globals.
+_BASIC = HTTPBasic(auto_error=False, realm="qa")
+
+
+def basic_auth(pairs: Credentials) -> Callable[..., str]:
+    def require(credentials: Annotated[HTTPBasicCredentials | None, Depends(_BASIC)]) -> str:
+        if credentials is None or not check_password(
+            pairs, credentials.username, credentials.password
+        ):
+            raise HTTPException(
+                status_code=401,
+                detail=AUTH_REQUIRED,
+                headers={"WWW-Authenticate": 'Basic realm="qa"'},
+            )
+        return credentials.username
+
+    return require
+
+
+def add_api(app: FastAPI, service: Service, pairs: Credentials) -> None:
+    guard = [Depends(basic_auth(pairs))] if pairs else []
+    app.include_router(_ask_router(service), prefix="/api", dependencies=guard)
+    _add_docs(app, guard)
+
+
+def _ask_router(service: Service) -> APIRouter:
+    router = APIRouter(tags=["questions"], responses=_ERRORS)
+
+    @router.get("/ask", response_model=AnswerModel, summary="Ask a question")
+    def ask_get(
+        q: Annotated[str, Query(description="The question.")] = "",
+        history: Annotated[list[str] | None, Query(description="Earlier questions.")] = None,
+        sources: Annotated[list[str] | None, Query(description="Only these documents.")] = None,
+    ) -> JSONResponse:
+        return _answer(service, q, history or [], sources)
+
+    @router.post("/ask", response_model=AnswerModel, summary="Ask a question (JSON body)")
+    def ask_post(body: AskRequest) -> JSONResponse:
+        return _answer(service, body.question, body.history, body.sources)
+
+    @router.get("/status", summary="Index status and indexed documents")
+    def status() -> dict[str, Any]:
+        return service.status()
+
+    return router
+
+
+def _answer(
+    service: Service, question: str, history: Sequence[str], sources: Sequence[str] | None
+) -> JSONResponse:
+    try:
+        answer = service.ask(question, history=history, sources=sources)
+    except RequestError as exc:
+        headers = {"Retry-After": RETRY_AFTER_S} if isinstance(exc, NotReadyError) else None
+        raise HTTPException(status_code=exc.status, detail=str(exc), headers=headers) from None
+    # Answer.as_json as it is (not re-serialised through the model): byte-for-byte `qa ask --json`
+    return JSONResponse(answer.as_json())
+
+
+def _add_docs(app: FastAPI, guard: list[Any]) -> None:
+    """OpenAPI and Swagger UI, behind the same credentials as the API when auth is on."""
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=guard)
+    def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=guard)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="qa API")

@@ -1,0 +1,321 @@
+"""What the web app serves: one engine, its start-up, rebuilds, uploads and deletes.
+
+Shared by the Gradio UI and the JSON API, so both give the same answers and the same errors.
+Questions never wait for a rebuild: they run on the engine's current index, and a finished
+build is swapped in. Start-up (build if needed, then load the model) runs in a thread so the
+server answers HTTP at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qa.answer import EMPTY_QUESTION, Answer, Place
+from qa.build import BuildReport, ProgressFn, build_index
+from qa.documents import discover
+from qa.embedding import Embedder, load_embedder
+from qa.engine import Engine, check_model
+from qa.errors import ModelError, QaError
+from qa.index import Index, load
+from qa.settings import Settings
+from qa.web_files import Incoming, UploadResult, delete_document, save_uploads
+
+MIB = 1024 * 1024
+NO_INDEX = "No index is loaded. Run `qa index`, or press “Rebuild index” in the Documents tab."
+BUSY = "A rebuild is already running; its index is used as soon as it finishes."
+
+
+class RequestError(Exception):
+    """A request the app refuses; `status` is the HTTP status the JSON API answers with."""
+
+    status = 400
+
+
+class NotReadyError(RequestError):
+    status = 503
+
+
+class BusyError(RequestError):
+    status = 409
+
+
+class SharedEmbedder:
+    """One model for builds and questions, created on first use (once, even when raced)."""
+
+    def __init__(self, factory: Callable[[], Embedder]) -> None:
+        self._factory = factory
+        self._embedder: Embedder | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = self._factory()
+            return self._embedder
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    source: str
+    passages: int | None
+    size: int | None
+    indexed_at: str | None
+    state: str  # "indexed", "new", "changed", "deleted" or "skipped: <reason>"
+
+
+class Service:
+    def __init__(
+        self, settings: Settings, *, embedder_factory: Callable[[], Embedder] | None = None
+    ) -> None:
+        self.settings = settings
+        self._factory = SharedEmbedder(embedder_factory or (lambda: load_embedder(settings)))
+        self._engine: Engine | None = None
+        self._build_lock = threading.Lock()  # one build at a time in this process
+        self._docs_lock = threading.Lock()  # uploads and deletes, one at a time
+        self._started = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stage = "starting"
+        self._problem: str | None = None  # why the index could not be built or updated
+        self._model_problem: str | None = None
+
+    # ------------------------------------------------------------------ start-up
+
+    def start(self) -> None:
+        """Build the index if it is missing or stale, then load the model; returns at once."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._start_up, name="qa-start", daemon=True)
+            self._thread.start()
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """True once start-up is over (or was never asked for)."""
+        return self._thread is None or self._started.wait(timeout)
+
+    def _start_up(self) -> None:
+        try:
+            self._build(None)
+        except QaError as exc:
+            self._problem = str(exc)
+            self._load_existing()  # serve the index on disk even when it could not be updated
+        except Exception as exc:  # a thread boundary: report, never die silently
+            traceback.print_exc(file=sys.stderr)
+            self._problem = f"Start-up failed: {exc}"
+        finally:
+            self._started.set()
+        self._warm()
+
+    def _load_existing(self) -> None:
+        # No usable index: questions get NO_INDEX, and the status shows the problem.
+        with contextlib.suppress(QaError):
+            self._install(load(self.settings.index))
+
+    def _warm(self) -> None:
+        engine = self._engine
+        if engine is None:
+            return
+        try:
+            engine.warm()
+        except QaError as exc:
+            self._model_problem = str(exc)
+
+    # ------------------------------------------------------------------ building
+
+    @property
+    def rebuilding(self) -> bool:
+        return self._build_lock.locked()
+
+    def rebuild(self, progress: ProgressFn | None = None) -> BuildReport:
+        """Update the index from the documents folder; BusyError when one is running."""
+        return self._build(progress)
+
+    def _build(self, progress: ProgressFn | None) -> BuildReport:
+        if not self._build_lock.acquire(blocking=False):
+            raise BusyError(BUSY)
+        self._stage = "checking the documents"
+        try:
+            report = build_index(
+                self.settings, embedder_factory=self._factory, progress=self._tee(progress)
+            )
+            if report.built or self._engine is None:
+                self._install(load(self.settings.index))
+            self._problem = None
+            return report
+        finally:
+            self._stage = ""
+            self._build_lock.release()
+
+    def _tee(self, progress: ProgressFn | None) -> ProgressFn:
+        def note(stage: str, done: int, total: int) -> None:
+            self._stage = f"{stage} {done}/{total}" if total else stage
+            if progress is not None:
+                progress(stage, done, total)
+
+        return note
+
+    def _install(self, index: Index) -> None:
+        check_model(index, self.settings)
+        if self._engine is None:
+            self._engine = Engine(self.settings, index, embedder_factory=self._factory)
+        else:
+            self._engine.swap(index)
+
+    # ------------------------------------------------------------------ questions
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[str] = (),
+        sources: Collection[str] | None = None,
+    ) -> Answer:
+        if not question.strip():
+            raise RequestError(EMPTY_QUESTION)
+        engine = self._ready_engine()
+        chosen = _check_sources(engine.index, sources)
+        try:
+            return engine.ask(question, history=list(history), sources=chosen)
+        except ModelError as exc:
+            raise NotReadyError(str(exc)) from exc
+
+    def _ready_engine(self) -> Engine:
+        engine = self._engine
+        if engine is not None:
+            return engine
+        if self.starting:
+            raise NotReadyError(f"qa is starting ({self._stage}); try again in a moment.")
+        if self.rebuilding:
+            raise NotReadyError(f"The index is being built ({self._stage}); try again soon.")
+        raise NotReadyError(NO_INDEX)
+
+    def locate(self, place: Place) -> str:
+        """'lines a-b' (or 'page n') of a place in an indexed document."""
+        engine = self._engine
+        entry = engine.index.document(place.source) if engine is not None else None
+        if entry is None:
+            return f"characters {place.start}-{place.end}"
+        page = entry.page_at(place.start)
+        if page is not None:
+            return f"page {page}"
+        first = entry.text.count("\n", 0, place.start) + 1
+        last = first + entry.text.count("\n", place.start, max(place.end - 1, place.start))
+        return f"lines {first}-{last}"
+
+    # ------------------------------------------------------------------ documents
+
+    @property
+    def index(self) -> Index | None:
+        engine = self._engine
+        return engine.index if engine is not None else None
+
+    def sources(self) -> list[str]:
+        index = self.index
+        return [d.source for d in index.documents] if index is not None else []
+
+    def upload(self, files: Sequence[Incoming]) -> UploadResult:
+        max_bytes = self.settings.max_upload_mb * MIB
+        with self._docs_lock:
+            self.settings.docs.mkdir(parents=True, exist_ok=True)
+            return save_uploads(self.settings.docs, files, max_bytes=max_bytes)
+
+    def delete(self, source: str) -> None:
+        with self._docs_lock:
+            allowed = {row.source for row in self.documents() if row.state != "deleted"}
+            delete_document(self.settings.docs, source, allowed=allowed)
+
+    def documents(self) -> list[DocumentRow]:
+        """Indexed documents, plus files added, changed or removed since the last build."""
+        on_disk = self._files_on_disk()
+        index = self.index
+        rows: list[DocumentRow] = []
+        indexed = set()
+        for entry in index.documents if index is not None else []:
+            indexed.add(entry.source)
+            size = on_disk.get(entry.source)
+            state = "deleted" if size is None else "changed" if size != entry.size else "indexed"
+            count = entry.passages[1] - entry.passages[0]
+            rows.append(DocumentRow(entry.source, count, entry.size, entry.indexed_at, state))
+        skipped = _skipped(index)
+        for source, size in sorted(on_disk.items()):
+            if source not in indexed:
+                state = f"skipped: {skipped[source]}" if source in skipped else "new"
+                rows.append(DocumentRow(source, None, size, None, state))
+        return rows
+
+    def _files_on_disk(self) -> dict[str, int]:
+        docs = self.settings.docs
+        try:
+            paths = discover(docs)
+        except QaError:
+            return {}
+        out = {}
+        for path in paths:
+            try:
+                out[path.relative_to(docs).as_posix()] = path.stat().st_size
+            except OSError:
+                continue
+        return out
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> dict[str, Any]:
+        index = self.index
+        return {
+            "state": self._state(),
+            "stage": self._stage or None,
+            "problem": self._problem or self._model_problem,
+            "index": _index_summary(index) if index is not None else None,
+            "documents": [
+                {
+                    "source": d.source,
+                    "passages": d.passages[1] - d.passages[0],
+                    "size": d.size,
+                    "indexed_at": d.indexed_at,
+                }
+                for d in (index.documents if index is not None else [])
+            ],
+        }
+
+    @property
+    def starting(self) -> bool:
+        return self._thread is not None and not self._started.is_set()
+
+    def _state(self) -> str:
+        if self.starting:
+            return "starting"
+        if self.rebuilding:
+            return "rebuilding" if self._engine is not None else "building"
+        return "ready" if self._engine is not None else "no index"
+
+
+def _check_sources(index: Index, sources: Collection[str] | None) -> set[str] | None:
+    """None (all documents) for no filter; RequestError naming any unknown document."""
+    if not sources:
+        return None
+    known = {d.source for d in index.documents}
+    unknown = sorted(set(sources) - known)
+    if unknown:
+        raise RequestError(f"Unknown documents: {', '.join(unknown)} (not in the index).")
+    return set(sources)
+
+
+def _skipped(index: Index | None) -> dict[str, str]:
+    if index is None:
+        return {}
+    return {s["source"]: s["reason"] for s in index.manifest.get("skipped", [])}
+
+
+def _index_summary(index: Index) -> dict[str, Any]:
+    model = index.manifest.get("model", {})
+    counts = index.manifest.get("counts", {})
+    return {
+        "documents": counts.get("documents", len(index.documents)),
+        "passages": counts.get("passages", len(index.passages)),
+        "model": model.get("name"),
+        "backend": model.get("backend"),
+        "built_at": index.manifest.get("built_at"),
+    }

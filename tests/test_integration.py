@@ -1,0 +1,69 @@
+"""The real bundled model end to end: quality gate, known answers, both runtimes agree."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa import cli
+from qa.embedding import TorchEmbedder
+from qa.engine import Engine
+from qa.evaluate import read_items
+from qa.settings import Settings
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parent.parent
+LABELLED = ROOT / "eval" / "seeds.jsonl"
+
+
+def test_quality_on_the_labelled_set_meets_the_thresholds(
+    real_index: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("QA_CACHE", str(real_index.cache))
+    argv = ["eval", str(LABELLED), "--json", "--thresholds", str(ROOT / "eval/thresholds.json")]
+    code = cli.main([*argv, "--docs", str(real_index.docs), "--index", str(real_index.index)])
+    captured = capsys.readouterr()
+    print(captured.out)  # the figures, in the CI log
+    assert captured.err == ""
+    assert code == 0
+    assert json.loads(captured.out)["questions"] == len(read_items(LABELLED))
+
+
+def test_film_question_cites_the_review_once_with_its_copy(real_engine: Engine) -> None:
+    answer = real_engine.ask("Who directed The Battle at Lake Changjin?")
+    top = answer.passages[0]
+    assert (top.source, top.lines, top.page) == ("001_e71676ddd8f87f03.txt", (187, 193), None)
+    assert [(p.source, p.lines) for p in top.also_in] == [("002_04be3917b46db590.txt", (13, 19))]
+    assert answer.answer.startswith(
+        "The Battle at Lake Changjin, directed by Chen Kaige, Tsui Hark and Dante Lam, premiered "
+        "at the Beijing International Film Festival on 21 September 2021 and was released in "
+        "China on 30 September. [1]"
+    )
+
+
+def test_follow_up_finds_the_film(real_engine: Engine) -> None:
+    answer = real_engine.ask(
+        "Who directed it?",
+        history=["What film about the Korean War premiered at the Beijing film festival?"],
+    )
+    assert "directed by Chen Kaige, Tsui Hark and Dante Lam" in answer.answer
+
+
+def test_off_topic_question_is_refused(real_engine: Engine) -> None:
+    answer = real_engine.ask("How long should I boil an egg for a runny yolk?")
+    assert (answer.abstained, answer.passages) == (True, ())
+
+
+def test_both_runtimes_give_identical_answers(real_index: Settings) -> None:
+    onnx = Engine.open(real_index)
+    torch = Engine.open(real_index, embedder_factory=lambda: TorchEmbedder(real_index.model_path))
+    for item in read_items(LABELLED):
+        a = onnx.ask(item.question, history=item.history).as_json()
+        b = torch.ask(item.question, history=item.history).as_json()
+        scores_a = [p.pop("score") for p in a["passages"]]
+        scores_b = [p.pop("score") for p in b["passages"]]
+        assert a == b, item.question
+        np.testing.assert_allclose(scores_a, scores_b, atol=1e-3)

@@ -1,0 +1,632 @@
+"""The web app over real HTTP: Gradio API (gradio_client), JSON API, uploads, rebuilds, auth.
+
+Every server runs on 127.0.0.1 and a free port in a background thread, with FakeEmbedder (no
+model) and all data under a temporary folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fakes import FakeEmbedder
+from gradio_client import Client, handle_file
+
+from qa.answer import EMPTY_QUESTION, NOT_FOUND, Answer, CitedPassage
+from qa.settings import Settings
+from qa.web import create_app, is_loopback, serve
+from qa.web_api import AUTH_REQUIRED, parse_auth
+from qa.web_files import Incoming, clean_name, delete_document, save_uploads
+from qa.web_files import Refused as RefusedUpload
+from qa.web_render import answer_html, citations_text, highlighted
+from qa.web_service import BUSY, NO_INDEX, BusyError, Service
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
+DIRECTOR_Q = "Who directed The Battle at Lake Changjin?"
+FILM_SOURCE = "001_e71676ddd8f87f03.txt"
+FILM_COPY = "002_04be3917b46db590.txt"  # holds the same review passage
+QUOKKA_TEXT = (
+    "Quokka Festival\n\nThe quokka festival of Rottnest Island is held every March. "
+    "Its organiser is the marsupial keeper Petronella Vandersloot.\n"
+)
+QUOKKA_Q = "When is the quokka festival of Rottnest Island held?"
+USERS = "alice:s3cret,bob:hunter2"
+# Gradio's queue trips pandas deprecation warnings of its own; not ours to fix.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@dataclass
+class Running:
+    url: str  # "http://127.0.0.1:PORT"
+    service: Service
+    app: Any
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def running(
+    settings: Settings, embedder_factory: Callable[[], Any] = FakeEmbedder
+) -> Iterator[Running]:
+    """create_app + uvicorn in a thread; waits until start-up (index build) has finished."""
+    app = create_app(settings, embedder_factory=embedder_factory)
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.02)
+        service: Service = app.state.service
+        assert service.wait_started(60), "start-up did not finish"
+        yield Running(f"http://127.0.0.1:{port}", service, app)
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def make_settings(root: Path, *, seeds: bool = True, **changes: Any) -> Settings:
+    docs = root / "docs"
+    docs.mkdir(parents=True)
+    if seeds:
+        for path in SEEDS.iterdir():
+            shutil.copy(path, docs / path.name)
+    return Settings(docs=docs, index=root / "index", cache=root / "cache", **changes)
+
+
+def http(
+    method: str, url: str, body: Any = None, *, user: tuple[str, str] | None = None
+) -> tuple[int, dict[str, str], Any]:
+    """(status, headers, parsed JSON or text) without raising on 4xx/5xx."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if user is not None:
+        token = base64.b64encode(f"{user[0]}:{user[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), _parse(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), _parse(error.read())
+
+
+def _parse(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def ask_url(base: str, question: str, **params: Any) -> str:
+    return f"{base}/api/ask?" + urllib.parse.urlencode({"q": question, **params}, doseq=True)
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    settings = make_settings(tmp_path_factory.mktemp("seeded"))
+    with running(settings) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def client(seeded_server: Running) -> Client:
+    return Client(seeded_server.url + "/", verbose=False)
+
+
+# --------------------------------------------------------------------------- Gradio API
+
+
+def test_gradio_ask_returns_the_cli_json_with_cited_passages(
+    seeded_server: Running, client: Client
+) -> None:
+    result = client.predict(DIRECTOR_Q, api_name="/ask")
+    assert result == seeded_server.service.ask(DIRECTOR_Q).as_json()  # == `qa ask --json`
+    assert result["abstained"] is False
+    assert "directed by Chen Kaige, Tsui Hark and Dante Lam" in result["answer"]
+    assert result["answer"].endswith("[1]")
+    top = result["passages"][0]
+    assert top["source"] == FILM_SOURCE
+    assert [p["source"] for p in top["also_in"]] == [FILM_COPY]
+    start, end = top["answer_spans"][0]
+    assert top["start"] <= start < end <= top["end"]
+
+
+def test_gradio_ask_empty_question_is_an_error(client: Client) -> None:
+    with pytest.raises(Exception, match="Please type a question"):
+        client.predict("   ", api_name="/ask")
+
+
+def test_ask_is_concurrent_and_rebuild_single_flight_in_the_queue(seeded_server: Running) -> None:
+    limits = {
+        fn.api_name: fn.concurrency_limit
+        for fn in seeded_server.app.state.blocks.fns.values()
+        if fn.api_name in {"ask", "rebuild"}
+    }
+    assert limits == {"ask": None, "rebuild": 1}
+
+
+# --------------------------------------------------------------------------- JSON API
+
+
+def test_api_get_and_post_answer_with_citations(seeded_server: Running) -> None:
+    expected = seeded_server.service.ask(DIRECTOR_Q).as_json()
+    status, _, body = http("GET", ask_url(seeded_server.url, DIRECTOR_Q))
+    assert (status, body) == (200, expected)
+    status, _, body = http("POST", seeded_server.url + "/api/ask", {"question": DIRECTOR_Q})
+    assert (status, body) == (200, expected)
+
+
+def test_api_post_sources_filter_and_history(seeded_server: Running) -> None:
+    request = {"question": DIRECTOR_Q, "history": ["Tell me about films"], "sources": [FILM_COPY]}
+    status, _, body = http("POST", seeded_server.url + "/api/ask", request)
+    assert status == 200
+    assert body["abstained"] is False
+    assert {p["source"] for p in body["passages"]} == {FILM_COPY}
+    status, _, body = http("GET", ask_url(seeded_server.url, DIRECTOR_Q, sources=[FILM_COPY]))
+    assert status == 200
+    assert {p["source"] for p in body["passages"]} == {FILM_COPY}
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t"])
+def test_api_empty_question_is_400(seeded_server: Running, question: str) -> None:
+    assert http("GET", ask_url(seeded_server.url, question))[::2] == (
+        400,
+        {"detail": EMPTY_QUESTION},
+    )
+    status, _, body = http("POST", seeded_server.url + "/api/ask", {"question": question})
+    assert (status, body) == (400, {"detail": EMPTY_QUESTION})
+
+
+def test_api_unknown_source_is_400(seeded_server: Running) -> None:
+    request = {"question": DIRECTOR_Q, "sources": ["nope.txt", FILM_SOURCE]}
+    status, _, body = http("POST", seeded_server.url + "/api/ask", request)
+    assert (status, body) == (400, {"detail": "Unknown documents: nope.txt (not in the index)."})
+
+
+def test_api_status_lists_the_index(seeded_server: Running) -> None:
+    status, _, body = http("GET", seeded_server.url + "/api/status")
+    assert status == 200
+    assert body["state"] == "ready"
+    assert [d["source"] for d in body["documents"]] == sorted(p.name for p in SEEDS.iterdir())
+    assert body["index"]["documents"] == 3
+    assert body["index"]["model"] == seeded_server.service.index.model_name  # type: ignore[union-attr]
+    assert body["index"]["passages"] == len(seeded_server.service.index.passages)  # type: ignore[union-attr]
+
+
+def test_openapi_and_docs_are_served(seeded_server: Running) -> None:
+    status, _, schema = http("GET", seeded_server.url + "/openapi.json")
+    assert status == 200
+    assert set(schema["paths"]["/api/ask"]) == {"get", "post"}
+    assert "/api/status" in schema["paths"]
+    status, _, page = http("GET", seeded_server.url + "/docs")
+    assert status == 200
+    assert "swagger-ui" in page
+
+
+def test_api_reads_run_concurrently(seeded_server: Running) -> None:
+    questions = [DIRECTOR_Q, "How many US military bases are in South Korea?"] * 8
+    results: list[int] = []
+
+    def one(question: str) -> None:
+        results.append(http("GET", ask_url(seeded_server.url, question))[0])
+
+    threads = [threading.Thread(target=one, args=(q,)) for q in questions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert results == [200] * len(questions)
+
+
+def test_no_index_is_503_saying_what_to_do(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, seeds=False)  # empty folder: nothing to build
+    with running(settings) as server:
+        status, headers, body = http("GET", ask_url(server.url, DIRECTOR_Q))
+        assert (status, body) == (503, {"detail": NO_INDEX})
+        assert headers["retry-after"] == "5"
+        assert http("GET", server.url + "/api/status")[2]["state"] == "no index"
+        with pytest.raises(Exception, match="No index is loaded"):
+            Client(server.url + "/", verbose=False).predict(DIRECTOR_Q, api_name="/ask")
+
+
+# --------------------------------------------------------------------------- uploads
+
+
+def test_upload_through_server_then_rebuild_then_cited(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "app")
+    quokka = tmp_path / "quokka festival.txt"
+    quokka.write_text(QUOKKA_TEXT, encoding="utf-8")
+    bad = tmp_path / "tool.exe"
+    bad.write_bytes(b"MZ\x90\x00")
+    with running(settings) as server:
+        client = Client(server.url + "/", verbose=False)
+        before = client.predict(QUOKKA_Q, api_name="/ask")
+        assert "quokka festival.txt" not in {p["source"] for p in before["passages"]}
+        result = client.predict([handle_file(quokka), handle_file(bad)], api_name="/upload")
+        assert result == {
+            "added": ["quokka festival.txt"],
+            "refused": [
+                {
+                    "name": "tool.exe",
+                    "reason": "unsupported file type .exe; accepted types: "
+                    ".htm, .html, .md, .pdf, .txt",
+                }
+            ],
+        }
+        assert (settings.docs / "quokka festival.txt").read_text() == QUOKKA_TEXT
+        report = client.predict(api_name="/rebuild")
+        assert (report["built"], report["added"]) == (True, ["quokka festival.txt"])
+        answer = client.predict(QUOKKA_Q, api_name="/ask")
+        assert answer["abstained"] is False
+        assert answer["passages"][0]["source"] == "quokka festival.txt"
+        assert "held every March" in answer["answer"]
+
+
+def test_upload_too_big_through_server_is_refused(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "app", max_upload_mb=1)
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"word " * 300_000)  # 1.5 MB
+    with running(settings) as server:
+        client = Client(server.url + "/", verbose=False)
+        with pytest.raises(Exception, match=r"(?i)size|large"):
+            client.predict([handle_file(big)], api_name="/upload")
+    assert not (settings.docs / "big.txt").exists()
+
+
+@pytest.fixture
+def uploads(tmp_path: Path) -> Callable[[str, bytes | str], Incoming]:
+    """Incoming files as the upload handler sees them: a name as sent and a temp path."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+
+    def make(name: str, data: bytes | str) -> Incoming:
+        path = inbox / f"{len(list(inbox.iterdir()))}{Path(name).suffix}"
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+        return Incoming(name, path)
+
+    return make
+
+
+def test_bad_uploads_are_refused_with_reasons(
+    seeded: Settings, uploads: Callable[[str, bytes | str], Incoming]
+) -> None:
+    seed = (SEEDS / FILM_SOURCE).read_bytes()
+    files = [
+        uploads("notes.exe", "hello"),
+        uploads("big.txt", b"x " * (1024 * 1024)),
+        uploads("../../x.txt", "escape attempt"),
+        uploads("..\\evil.txt", "escape attempt two"),
+        uploads("copy.txt", seed),
+        uploads("blob.txt", b"\x00\x01\x02binary"),
+        uploads("empty.md", ""),
+    ]
+    result = save_uploads(seeded.docs, files, max_bytes=1024 * 1024)
+    assert result.added == []
+    assert result.refused == [
+        ("notes.exe", "unsupported file type .exe; accepted types: .htm, .html, .md, .pdf, .txt"),
+        ("big.txt", "too large (2.0 MB; the limit is 1.0 MB)"),
+        ("../../x.txt", "file names with a folder path are not accepted"),
+        ("..\\evil.txt", "file names with a folder path are not accepted"),
+        ("copy.txt", f"same content as the existing document {FILM_SOURCE}"),
+        ("blob.txt", "cannot be indexed: binary file"),
+        ("empty.md", "cannot be indexed: empty file"),
+    ]
+    assert sorted(p.name for p in seeded.docs.iterdir()) == sorted(p.name for p in SEEDS.iterdir())
+    assert not (seeded.docs.parent.parent / "x.txt").exists()
+
+
+def test_upload_names_are_cleaned_and_never_overwrite(
+    settings: Settings, uploads: Callable[[str, bytes | str], Incoming]
+) -> None:
+    (settings.docs / "report.txt").write_text("The old report.")
+    files = [
+        uploads("report.txt", "A different report."),
+        uploads("report.txt", "A third report."),
+        uploads(".hidden.TXT", "Hidden name."),
+        uploads("--rf.md", "Dash name."),
+        uploads("Überblick – 東京.md", "Unicode name."),
+        uploads('a<b>:"c"|?.html', "<p>Reserved characters.</p>"),
+        uploads("same.txt", "Same bytes."),
+        uploads("same-again.txt", "Same bytes."),
+    ]
+    result = save_uploads(settings.docs, files, max_bytes=1024 * 1024)
+    assert result.added == [
+        "report-1.txt",
+        "report-2.txt",
+        "hidden.txt",
+        "rf.md",
+        "Überblick – 東京.md",
+        "a_b___c___.html",
+        "same.txt",
+    ]
+    assert result.refused == [("same-again.txt", "same content as the existing document same.txt")]
+    assert (settings.docs / "report.txt").read_text() == "The old report."
+    assert (settings.docs / "report-2.txt").read_text() == "A third report."
+    assert not any(p.name.startswith(".") for p in settings.docs.iterdir())
+
+
+def test_more_than_twenty_files_are_refused(
+    settings: Settings, uploads: Callable[[str, bytes | str], Incoming]
+) -> None:
+    files = [uploads(f"doc{i}.txt", f"Document number {i}.") for i in range(21)]
+    result = save_uploads(settings.docs, files, max_bytes=1024 * 1024)
+    assert result.added == []
+    assert result.refused[0] == ("doc0.txt", "at most 20 files per upload (21 were sent)")
+    assert len(result.refused) == 21
+    assert list(settings.docs.iterdir()) == []
+
+
+@pytest.mark.parametrize("raw", ["", "   ", ".", "..", "...txt", "-.txt", "/etc/passwd", "a/b.txt"])
+def test_clean_name_refuses_empty_and_paths(raw: str) -> None:
+    with pytest.raises(RefusedUpload):
+        clean_name(raw)
+
+
+# --------------------------------------------------------------------------- delete
+
+
+def test_delete_only_listed_documents_inside_the_folder(seeded: Settings, tmp_path: Path) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("Not a document of the app.")
+    (seeded.docs / "link.txt").symlink_to(outside)
+    allowed = {FILM_SOURCE, "../outside.txt", "link.txt", "/etc/hosts"}
+    with pytest.raises(RefusedUpload, match=r"^\.\./outside\.txt is outside the documents folder"):
+        delete_document(seeded.docs, "../outside.txt", allowed=allowed)
+    with pytest.raises(RefusedUpload, match="is outside the documents folder"):
+        delete_document(seeded.docs, "/etc/hosts", allowed=allowed)
+    with pytest.raises(RefusedUpload, match=r"^missing\.txt is not a document in the index$"):
+        delete_document(seeded.docs, "missing.txt", allowed=allowed)
+    delete_document(seeded.docs, "link.txt", allowed=allowed)  # removes the link, not its target
+    assert outside.read_text() == "Not a document of the app."
+    delete_document(seeded.docs, FILM_SOURCE, allowed=allowed)
+    assert not (seeded.docs / FILM_SOURCE).exists()
+
+
+def test_service_delete_uses_the_document_list(seeded: Settings) -> None:
+    service = Service(seeded, embedder_factory=FakeEmbedder)
+    service.rebuild()
+    with pytest.raises(RefusedUpload, match="is not a document in the index"):
+        service.delete("../" + FILM_SOURCE)
+    service.delete(FILM_SOURCE)
+    states = {row.source: row.state for row in service.documents()}
+    assert states[FILM_SOURCE] == "deleted"
+
+
+# --------------------------------------------------------------------------- rebuilds
+
+
+class GatedEmbedder(FakeEmbedder):
+    """Batches (index builds) wait until released; single texts (questions) pass."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.gate.set()
+        self.building = threading.Event()
+
+    def embed(self, texts: Any, **kwargs: Any) -> Any:
+        if len(texts) > 1:
+            self.building.set()
+            assert self.gate.wait(30)
+        return super().embed(texts, **kwargs)
+
+
+def test_rebuild_is_single_flight_and_questions_continue_on_the_old_index(
+    seeded: Settings,
+) -> None:
+    embedder = GatedEmbedder()
+    service = Service(seeded, embedder_factory=lambda: embedder)
+    service.rebuild()
+    (seeded.docs / "quokka.txt").write_text(QUOKKA_TEXT)
+    embedder.gate.clear()
+    embedder.building.clear()
+    worker = threading.Thread(target=service.rebuild)
+    worker.start()
+    try:
+        assert embedder.building.wait(10)
+        with pytest.raises(BusyError, match=f"^{re.escape(BUSY)}$"):
+            service.rebuild()
+        assert service.status()["state"] == "rebuilding"
+        during = service.ask(DIRECTOR_Q)  # answered from the previous index meanwhile
+        assert during.passages[0].source == FILM_SOURCE
+        assert "quokka.txt" not in {p.source for p in service.ask(QUOKKA_Q).passages}
+    finally:
+        embedder.gate.set()
+        worker.join(30)
+    assert service.status()["state"] == "ready"
+    answer = service.ask(QUOKKA_Q)
+    assert answer.passages[0].source == "quokka.txt"  # swapped in, no restart
+
+
+# --------------------------------------------------------------------------- auth
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    settings = make_settings(tmp_path_factory.mktemp("auth"), auth=USERS)
+    with running(settings) as server:
+        yield server
+
+
+@pytest.mark.parametrize("path", ["/api/ask?q=hello", "/api/status", "/openapi.json", "/docs"])
+def test_auth_refuses_api_without_credentials(auth_server: Running, path: str) -> None:
+    status, headers, body = http("GET", auth_server.url + path)
+    assert (status, body) == (401, {"detail": AUTH_REQUIRED})
+    assert headers["www-authenticate"] == 'Basic realm="qa"'
+    status, _, body = http("GET", auth_server.url + path, user=("alice", "wrong"))
+    assert (status, body) == (401, {"detail": AUTH_REQUIRED})
+
+
+def test_auth_accepts_api_with_credentials(auth_server: Running) -> None:
+    status, _, body = http("GET", ask_url(auth_server.url, DIRECTOR_Q), user=("bob", "hunter2"))
+    assert status == 200
+    assert body["passages"][0]["source"] == FILM_SOURCE
+    request = {"question": DIRECTOR_Q}
+    status, _, _ = http("POST", auth_server.url + "/api/ask", request, user=("alice", "s3cret"))
+    assert status == 200
+
+
+def test_auth_page_shows_only_the_login_form(auth_server: Running) -> None:
+    assert http("GET", auth_server.url + "/config")[0] == 401
+    status, _, page = http("GET", auth_server.url + "/")
+    assert status == 200
+    assert '"auth_required":true' in page.replace(" ", "")
+    assert "Rebuild index" not in page and FILM_SOURCE not in page
+    status, _, _ = http("POST", auth_server.url + "/gradio_api/queue/join", {})
+    assert status == 401
+
+
+def test_auth_gradio_client(auth_server: Running) -> None:
+    client = Client(auth_server.url + "/", auth=("alice", "s3cret"), verbose=False)
+    assert client.predict(DIRECTOR_Q, api_name="/ask")["passages"][0]["source"] == FILM_SOURCE
+    with pytest.raises(Exception):  # noqa: B017 (gradio_client raises a plain ValueError/HTTP error)
+        Client(auth_server.url + "/", verbose=False)
+    with pytest.raises(Exception):  # noqa: B017
+        Client(auth_server.url + "/", auth=("alice", "wrong"), verbose=False)
+
+
+def test_parse_auth_inline_and_file(tmp_path: Path) -> None:
+    assert parse_auth(USERS) == [("alice", "s3cret"), ("bob", "hunter2")]
+    users = tmp_path / "users"
+    users.write_text("# team\ncarol:pa:ss\n\ndave:x\n")
+    assert parse_auth(str(users)) == [("carol", "pa:ss"), ("dave", "x")]
+    assert parse_auth(None) == []
+    with pytest.raises(ValueError, match="user:password"):
+        parse_auth("justaname")
+
+
+# --------------------------------------------------------------------------- serve
+
+
+def test_serve_warns_on_open_host_without_auth(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], settings: Settings
+) -> None:
+    calls: list[tuple[str, int]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **_: calls.append((host, port)))
+    serve(settings, host="0.0.0.0", port=8123, app=object())  # type: ignore[arg-type]
+    assert calls == [("0.0.0.0", 8123)]
+    assert "warning: serving on 0.0.0.0, which other machines can reach, without a password" in (
+        capsys.readouterr().err
+    )
+    serve(settings, host="127.0.0.1", port=8123, app=object())  # type: ignore[arg-type]
+    serve(settings.with_(auth=USERS), host="0.0.0.0", port=8123, app=object())  # type: ignore[arg-type]
+    assert "warning" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("::1", True), ("localhost", True), ("0.0.0.0", False),
+     ("192.168.1.4", False), ("example.org", False)],
+)  # fmt: skip
+def test_is_loopback(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_app_module_builds_without_starting(
+    monkeypatch: pytest.MonkeyPatch, seeded: Settings
+) -> None:
+    """`import app` builds the UI but neither builds the index nor serves."""
+    import importlib
+    import sys
+
+    monkeypatch.setenv("QA_DOCS", str(seeded.docs))
+    monkeypatch.setenv("QA_INDEX", str(seeded.index))
+    monkeypatch.syspath_prepend(str(SEEDS.parent))
+    sys.modules.pop("app", None)
+    module = importlib.import_module("app")
+    assert module.app.state.service.status()["state"] == "no index"  # nothing loaded or built
+    assert not seeded.index.exists()
+    assert {"/api/ask", "/api/status"} <= set(module.app.openapi()["paths"])
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def cited(text: str, start: int, spans: tuple[tuple[int, int], ...]) -> CitedPassage:
+    return CitedPassage(
+        rank=1,
+        source="a<b>.txt",
+        start=start,
+        end=start + len(text),
+        lines=(3, 4),
+        page=None,
+        text=text,
+        heading="",
+        score=0.5,
+        answer_spans=spans,
+    )
+
+
+def test_highlight_maps_document_offsets_and_escapes() -> None:
+    passage = cited("One <b>two</b>. Three & four.", 100, ((100, 115), (116, 140)))
+    assert highlighted(passage) == (
+        "<mark>One &lt;b&gt;two&lt;/b&gt;.</mark> <mark>Three &amp; four.</mark>"
+    )
+    partial = cited("Alpha beta. Gamma.", 50, ((40, 61),))  # starts before the passage
+    assert highlighted(partial) == "<mark>Alpha beta.</mark> Gamma."
+
+
+def test_answer_html_escapes_and_marks_citations() -> None:
+    passage = cited("Say <script>x()</script> now.", 0, ((0, 29),))
+    answer = Answer("q", "Say <script>x()</script> now. [1]", False, (passage,))
+    page = answer_html(answer, lambda place: "lines 1-1")
+    assert "<script>" not in page and "&lt;script&gt;x()&lt;/script&gt;" in page
+    assert '<sup class="qa-marker">[1]</sup>' in page
+    assert '<span class="qa-source">a&lt;b&gt;.txt</span>' in page
+    assert "<code>a&lt;b&gt;.txt, lines 3-4</code>" in page
+    assert citations_text(answer) == "[1] a<b>.txt, lines 3-4"
+
+
+def test_abstention_is_shown_without_citations() -> None:
+    answer = Answer("q", NOT_FOUND, True)
+    page = answer_html(answer, lambda place: "")
+    assert html.escape(NOT_FOUND) in page and "qa-abstained" in page
+    assert "qa-passage" not in page
+    assert citations_text(answer) == ""
+
+
+def test_chat_follow_up_passes_earlier_questions_as_history(seeded_server: Running) -> None:
+    from qa.web_actions import Actions
+
+    actions = Actions(seeded_server.service)
+    follow_up = "Who directed it?"
+    box, shown, messages, questions, cites = actions.respond(follow_up, [], [DIRECTOR_Q], None)
+    expected = seeded_server.service.ask(follow_up, history=[DIRECTOR_Q])
+    assert (box, questions) == ("", [DIRECTOR_Q, follow_up])
+    assert shown == messages and [m["role"] for m in messages] == ["user", "assistant"]
+    assert messages[1]["content"] == answer_html(expected, seeded_server.service.locate)
+    assert cites == citations_text(expected)
