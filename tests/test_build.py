@@ -630,8 +630,10 @@ HUGE_RSS_BOUND_MB = 1500
 def test_huge_text_file_bounded_memory(settings: Settings) -> None:
     """A HUGE_MB text file (seed prose recombined) in a child process; peak RSS is bounded.
 
-    3 MB rather than 50 MB by default: the chunker's heading check is quadratic in the text
-    length (reported), so 50 MB takes far longer than a test may. QA_TEST_HUGE_MB=50 runs it.
+    3 MB by default (about 10 s) to keep the suite fast; QA_TEST_HUGE_MB=20 or =50 runs the big
+    case. Measured (random-vector embedder): 20 MB 48 s, 1.39 GB peak; 50 MB 116 s, 3.28 GB
+    peak, over the 1.5 GB bound (reported: the tokenizer batch-encodes every sentence of a
+    document at once, and the build holds the vectors twice while assembling).
     """
     block = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted(SEEDS.iterdir()))
     target = HUGE_MB * 1024 * 1024
