@@ -61,7 +61,15 @@ def test_json_object_has_the_documented_shape(engine: Engine) -> None:
     data = engine.ask(FILM).as_json()
     assert list(data) == ["question", "answer", "abstained", "passages"]
     assert list(data["passages"][0]) == [
-        "rank", "source", "start", "end", "lines", "page", "text", "score", "also_in",
+        "rank",
+        "source",
+        "start",
+        "end",
+        "lines",
+        "page",
+        "text",
+        "score",
+        "also_in",
         "answer_spans",
     ]
     assert [p["rank"] for p in data["passages"]] == [1, 2, 3, 4, 5]

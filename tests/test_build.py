@@ -610,8 +610,11 @@ class CheapEmbedder:
     '''Random unit vectors: the point here is the pipeline's memory, not the embedding.'''
     model_name, dimension = "cheap", 384
     def embed(self, texts, *, batch_size=32, progress=None):
-        out = np.random.default_rng(len(texts)).standard_normal((len(texts), 384), np.float32)
-        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        # Batch by batch into one output, as the real backends do.
+        out, rng = np.empty((len(texts), 384), np.float32), np.random.default_rng(len(texts))
+        for lo in range(0, len(texts), 1024):
+            batch = rng.standard_normal((len(texts[lo:lo + 1024]), 384), np.float32)
+            out[lo:lo + 1024] = batch / np.linalg.norm(batch, axis=1, keepdims=True)
         return out
 
 docs, index = Path(sys.argv[1]), Path(sys.argv[2])
@@ -623,17 +626,16 @@ print(json.dumps({
     "passages": report.passages,
 }))
 """
-HUGE_MB = int(os.environ.get("QA_TEST_HUGE_MB", "3"))
+HUGE_MB = int(os.environ.get("QA_TEST_HUGE_MB", "50"))
 HUGE_RSS_BOUND_MB = 1500
 
 
 def test_huge_text_file_bounded_memory(settings: Settings) -> None:
     """A HUGE_MB text file (seed prose recombined) in a child process; peak RSS is bounded.
 
-    3 MB by default (about 10 s) to keep the suite fast; QA_TEST_HUGE_MB=20 or =50 runs the big
-    case. Measured (random-vector embedder): 20 MB 48 s, 1.39 GB peak; 50 MB 116 s, 3.28 GB
-    peak, over the 1.5 GB bound (reported: the tokenizer batch-encodes every sentence of a
-    document at once, and the build holds the vectors twice while assembling).
+    50 MB as the issue asks (about 90 s here); QA_TEST_HUGE_MB=3 makes it a 10 s smoke test.
+    Measured (batch-filling random-vector embedder, 2 CPUs): 50 MB, 372,678 sentences,
+    1.41 GB peak, most of it the 384-float vector of every sentence (573 MB).
     """
     block = "\n\n".join(p.read_text(encoding="utf-8") for p in sorted(SEEDS.iterdir()))
     target = HUGE_MB * 1024 * 1024

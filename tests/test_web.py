@@ -77,7 +77,10 @@ def running(
     """create_app + uvicorn in a thread; waits until start-up (index build) has finished."""
     app = create_app(settings, embedder_factory=embedder_factory)
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    # gradio_client keeps its event stream open; without a grace limit uvicorn waits on it.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -92,6 +95,7 @@ def running(
     finally:
         server.should_exit = True
         thread.join(10)
+        assert not thread.is_alive(), "server did not stop"
 
 
 def make_settings(root: Path, *, seeds: bool = True, **changes: Any) -> Settings:

@@ -1,8 +1,8 @@
 """qa: question answering over a folder of documents, every answer quoting and citing its passages.
 
-    >>> from qa import ask
-    >>> answer = ask("Who directed The Battle at Lake Changjin?")
-    >>> answer.answer, [p.citation for p in answer.passages]
+>>> from qa import ask
+>>> answer = ask("Who directed The Battle at Lake Changjin?")
+>>> answer.answer, [p.citation for p in answer.passages]
 """
 
 from __future__ import annotations

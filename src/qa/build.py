@@ -308,9 +308,7 @@ class _Parts:
             (0, 0),
             (0, 0),
         )
-        spans = np.array(
-            [(s.start, s.end, s.is_heading) for s in chunks.sentences], dtype=np.int64
-        )
+        spans = np.array([(s.start, s.end, s.is_heading) for s in chunks.sentences], dtype=np.int64)
         self._append(entry, chunks.passages, vectors[0], spans.reshape(-1, 3), vectors[1])
 
     def _append(
@@ -361,6 +359,8 @@ class _Parts:
 def _stack(arrays: list[np.ndarray], dimension: int) -> np.ndarray:
     if not arrays:
         return np.zeros((0, dimension), dtype=np.float32)
+    if len(arrays) == 1:  # one document (a huge one, say): its rows as they are, not a copy
+        return np.ascontiguousarray(arrays[0], dtype=np.float32)
     return np.ascontiguousarray(np.vstack(arrays), dtype=np.float32)
 
 

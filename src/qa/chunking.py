@@ -238,8 +238,10 @@ def _pack(units: list[_Unit], budget: int, overlap: int, heading: str) -> Iterat
             yield current
             current = []
         for unit in paragraph:
-            if current and size([*current, unit]) > budget and not all(
-                u.is_heading for u in current
+            if (
+                current
+                and size([*current, unit]) > budget
+                and not all(u.is_heading for u in current)
             ):
                 yield current
                 current = _overlap(current, unit, budget, overlap)

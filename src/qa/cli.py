@@ -111,9 +111,7 @@ def _register_query_commands(commands: Any, common: argparse.ArgumentParser) -> 
     register(commands, common)
 
 
-_EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
-    _register_query_commands
-]
+_EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_register_query_commands]
 
 
 if __name__ == "__main__":

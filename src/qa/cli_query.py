@@ -20,9 +20,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     ask.add_argument("question", help="the question, or - to read one question per line")
     ask.add_argument("--json", action="store_true", help="print one JSON object per question")
     ask.add_argument("--top-k", type=int, help="passages to cite (default 5, QA_TOP_K)")
-    ask.add_argument(
-        "--source", action="append", help="search only this document (repeatable)"
-    )
+    ask.add_argument("--source", action="append", help="search only this document (repeatable)")
     ask.add_argument(
         "--history", action="append", default=[], help="an earlier question (repeatable)"
     )
@@ -65,9 +63,7 @@ def render(answer: Answer, settings: Settings) -> str:
         lines += textwrap.wrap(
             " ".join(p.text.split()), width=96, initial_indent="    ", subsequent_indent="    "
         )[:6]
-        lines += [
-            f"    also in {a.source}, lines {a.lines[0]}-{a.lines[1]}" for a in p.also_in
-        ]
+        lines += [f"    also in {a.source}, lines {a.lines[0]}-{a.lines[1]}" for a in p.also_in]
     return "\n".join(lines)
 
 

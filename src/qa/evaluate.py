@@ -89,9 +89,7 @@ def _judge(
     def holds(place: CitedPassage | Place) -> bool:
         return evidence in normalise(document_text(place.source)[place.start : place.end])
 
-    rank = next(
-        (p.rank for p in answer.passages if holds(p) or any(map(holds, p.also_in))), None
-    )
+    rank = next((p.rank for p in answer.passages if holds(p) or any(map(holds, p.also_in))), None)
     hit = not answer.abstained and evidence in normalise(answer.answer)
     return Outcome(item, rank, hit, answer.abstained, seconds)
 
@@ -120,8 +118,15 @@ def failures(outcomes: list[Outcome]) -> list[dict[str, Any]]:
     for o in outcomes:
         bad = o.abstained if o.item.evidence is None else (o.rank != 1 or not o.answer_hit)
         if (o.item.evidence is None and not o.abstained) or (o.item.evidence and bad):
-            out.append({"question": o.item.question, "rank": o.rank, "answer_hit": o.answer_hit,
-                        "abstained": o.abstained, "kind": o.item.kind})
+            out.append(
+                {
+                    "question": o.item.question,
+                    "rank": o.rank,
+                    "answer_hit": o.answer_hit,
+                    "abstained": o.abstained,
+                    "kind": o.item.kind,
+                }
+            )
     return out
 
 

@@ -72,8 +72,8 @@ class Index:
 
 
 def save(writer: BuildWriter, index: Index) -> None:
-    writer.write_jsonl("documents.jsonl", [d.record(with_text=True) for d in index.documents])
-    writer.write_jsonl("passages.jsonl", [_passage_row(p) for p in index.passages])
+    writer.write_jsonl("documents.jsonl", (d.record(with_text=True) for d in index.documents))
+    writer.write_jsonl("passages.jsonl", (_passage_row(p) for p in index.passages))
     writer.write_array("passage_vectors.npy", index.passage_vectors)
     writer.write_array("sentences.npy", index.sentences)
     writer.write_array("sentence_vectors.npy", index.sentence_vectors)

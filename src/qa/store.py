@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -138,7 +138,7 @@ class BuildWriter:
     def write_json(self, name: str, value: Any) -> None:
         self._write(name, lambda h: h.write(json.dumps(value, ensure_ascii=False).encode()))
 
-    def write_jsonl(self, name: str, rows: list[Any]) -> None:
+    def write_jsonl(self, name: str, rows: Iterable[Any]) -> None:
         def dump(handle: Any) -> None:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False).encode() + b"\n")

@@ -12,6 +12,7 @@ from tokenizers import Tokenizer
 from qa.errors import ModelError
 
 SPECIAL_TOKENS = 2  # [CLS] and [SEP] wrap every input
+COUNT_BATCH = 1024
 
 
 class TokenCounter:
@@ -34,8 +35,15 @@ class TokenCounter:
 
     def count_many(self, texts: Sequence[str]) -> list[int]:
         """Word pieces of each text without the special tokens (so counts of parts add up)."""
-        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [len(e.ids) for e in encodings]
+        counts: list[int] = []
+        # Encodings carry offsets and ids for every piece; a batch at a time keeps a 50 MB
+        # document's sentences from being held as encodings all at once.
+        for start in range(0, len(texts), COUNT_BATCH):
+            batch = list(texts[start : start + COUNT_BATCH])
+            counts.extend(
+                len(e.ids) for e in self._tokenizer.encode_batch(batch, add_special_tokens=False)
+            )
+        return counts
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         """Character span of each word piece, for cutting text that has no spaces to cut at."""
