@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import shutil
 import socket
@@ -32,6 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from qa.evaluate import read_items  # noqa: E402
 
 DEADLINE_S = 600.0
+ADDED_DOCUMENTS = 3  # seed paragraphs reshuffled: ~50 KB each, so the rebuild takes a while
 CITED = re.compile(r"\[\d+\]")
 
 
@@ -49,15 +51,20 @@ def main() -> int:
             url = f"http://127.0.0.1:{port}/"
             run_phase("1 client", url, 1, args.questions, questions)
             run_phase(f"{args.clients} clients", url, args.clients, args.questions, questions)
-            (docs / "added-during-load.md").write_text("# Load\n\nA document added under load.\n")
-            rebuild = threading.Thread(
-                target=lambda: Client(url, verbose=False).predict(api_name="/rebuild")
-            )
+            timing = {"phase_start": time.perf_counter()}
+            rebuild = threading.Thread(target=rebuild_timed, args=(url, docs, timing))
             rebuild.start()
             run_phase(
                 f"{args.clients} clients + rebuild", url, args.clients, args.questions, questions
             )
+            timing["phase_end"] = time.perf_counter()
             rebuild.join(timeout=DEADLINE_S)
+            since = {k: v - timing["phase_start"] for k, v in timing.items()}
+            print(
+                f"rebuild: {timing['passages']:.0f} new passages, running from "
+                f"{since['start']:.1f} s to {since['end']:.1f} s of the {since['phase_end']:.1f} s "
+                "loaded phase"
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -77,6 +84,18 @@ def prepare(temp: Path) -> tuple[dict[str, str], Path]:
         [sys.executable, "-m", "qa.cli", "index"], env=env, check=True, stdout=subprocess.DEVNULL
     )
     return env, docs
+
+
+def rebuild_timed(url: str, docs: Path, timing: dict[str, float]) -> None:
+    """Add documents big enough that the rebuild spans much of the loaded phase, then rebuild."""
+    prose = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").iterdir())]
+    for n in range(ADDED_DOCUMENTS):
+        paragraphs = "\n\n".join(prose).split("\n\n")
+        random.Random(n).shuffle(paragraphs)
+        (docs / f"added-under-load-{n}.md").write_text("\n\n".join(paragraphs), encoding="utf-8")
+    timing["start"] = time.perf_counter()
+    report = Client(url, verbose=False).predict(api_name="/rebuild")
+    timing["end"], timing["passages"] = time.perf_counter(), report["embedded"]
 
 
 def free_port() -> int:
