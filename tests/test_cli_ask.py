@@ -117,6 +117,27 @@ def test_eval_reports_metrics_and_fails_below_thresholds(
     assert capsys.readouterr().err.startswith("below threshold: latency_ms_p50 = ")
 
 
+def test_eval_lists_the_questions_it_missed(
+    indexed: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    items = tmp_path / "set.jsonl"
+    rows = [
+        {"question": "Who directed The Battle at Lake Changjin?", "evidence": "Chen Kaige"},
+        {"question": "Who directed The Battle at Lake Changjin?", "evidence": "Steven Spielberg"},
+    ]
+    items.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert run(indexed, "eval", str(items), "--json", "--failures") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and json.loads(lines[0])["recall@1"] == 0.5
+    assert json.loads(lines[1]) == {
+        "question": "Who directed The Battle at Lake Changjin?",
+        "rank": None,
+        "answer_hit": False,
+        "abstained": False,
+        "kind": "",
+    }
+
+
 def test_eval_rejects_a_malformed_line(
     indexed: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -476,6 +476,34 @@ def test_rebuild_is_single_flight_and_questions_continue_on_the_old_index(
     assert answer.passages[0].source == "quokka.txt"  # swapped in, no restart
 
 
+def test_upload_during_a_rebuild_is_kept_and_indexed_by_the_next(
+    seeded: Settings, uploads: Callable[[str, bytes | str], Incoming]
+) -> None:
+    """The running build scanned the folder before the upload: the file is saved, listed as
+    new (not lost, not half-indexed), and the next rebuild indexes it."""
+    embedder = GatedEmbedder()
+    service = Service(seeded, embedder_factory=lambda: embedder)
+    service.rebuild()
+    (seeded.docs / "note.txt").write_text("A note that makes the next rebuild embed.\n")
+    embedder.gate.clear()
+    embedder.building.clear()
+    worker = threading.Thread(target=service.rebuild)
+    worker.start()
+    try:
+        assert embedder.building.wait(10)
+        result = service.upload([uploads("quokka.txt", QUOKKA_TEXT)])
+        assert (result.added, result.refused) == (["quokka.txt"], [])
+    finally:
+        embedder.gate.set()
+        worker.join(30)
+    rows = {row.source: row.state for row in service.documents()}
+    assert (rows["note.txt"], rows["quokka.txt"]) == ("indexed", "new")
+    assert (seeded.docs / "quokka.txt").read_text() == QUOKKA_TEXT
+    report = service.rebuild()
+    assert (report.added, report.changed, report.removed) == (["quokka.txt"], [], [])
+    assert service.ask(QUOKKA_Q).passages[0].source == "quokka.txt"
+
+
 # --------------------------------------------------------------------------- auth
 
 

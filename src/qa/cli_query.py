@@ -31,6 +31,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
     evaluate.add_argument(
         "--thresholds", type=Path, help="JSON of metric -> limit; exit 1 when one is missed"
     )
+    evaluate.add_argument(
+        "--failures", action="store_true", help="also list the questions missed, one JSON per line"
+    )
     evaluate.set_defaults(run=run_eval)
     serve = commands.add_parser("serve", parents=[common], help="start the browser app")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1, QA_HOST)")
@@ -82,6 +85,9 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     )
     result = evaluate.metrics(outcomes)
     print(json.dumps(result) if args.json else _table(result))
+    if args.failures:
+        for failure in evaluate.failures(outcomes):
+            print(json.dumps(failure, ensure_ascii=False))
     misses = evaluate.below(result, _thresholds(args.thresholds)) if args.thresholds else []
     for miss in misses:
         print(f"below threshold: {miss}", file=sys.stderr)
