@@ -14,8 +14,6 @@ import http.client
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -23,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from app_start import ROOT, free_port, poll, prepare
+from app_start import ROOT, free_port, launch_app, poll, prepare
 
 WARM_UP = 20
 
@@ -55,13 +53,7 @@ def measure(
 ) -> tuple[list[float], list[float], tuple[float, float, float]]:
     """Each question in-process, then over HTTP, alternating: load changes hit both alike."""
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = launch_app(env, port)
     try:
         engine = open_engine(env)
         wait_until_answering(port)

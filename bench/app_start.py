@@ -68,13 +68,7 @@ def launch_once(env: dict[str, str]) -> tuple[float, float, float]:
     port = free_port()
     url = f"http://127.0.0.1:{port}/api/ask?" + urllib.parse.urlencode({"q": QUESTION})
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = launch_app(env, port)
     try:
         up = answered = None
         while answered is None:
@@ -92,6 +86,17 @@ def launch_once(env: dict[str, str]) -> tuple[float, float, float]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def launch_app(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    """`python app.py` on 127.0.0.1:port, output discarded; the caller stops it."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py"), "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def poll(url: str) -> int | None:

@@ -10,27 +10,23 @@ Each client's questions carry its number, so the answer cache does not serve the
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from app_start import ROOT, free_port, launch_app, poll, prepare
 from gradio_client import Client
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-from qa.evaluate import read_items  # noqa: E402
+from qa.evaluate import read_items
 
 DEADLINE_S = 600.0
 ADDED_DOCUMENTS = 3  # seed paragraphs reshuffled: ~50 KB each, so the rebuild takes a while
@@ -44,7 +40,8 @@ def main() -> int:
     args = parser.parse_args()
     questions = [i.question for i in read_items(ROOT / "eval" / "seeds.jsonl") if i.evidence]
     with tempfile.TemporaryDirectory(prefix="qa-load-") as temp:
-        env, docs = prepare(Path(temp))
+        env = prepare(Path(temp))
+        docs = Path(env["QA_DOCS"])
         port = free_port()
         server = start(env, port)
         try:
@@ -71,21 +68,6 @@ def main() -> int:
     return 0
 
 
-def prepare(temp: Path) -> tuple[dict[str, str], Path]:
-    docs = temp / "docs"
-    shutil.copytree(ROOT / "seeds", docs)
-    env = {
-        **os.environ,
-        "QA_DOCS": str(docs),
-        "QA_INDEX": str(temp / "index"),
-        "HF_HUB_OFFLINE": "1",
-    }
-    subprocess.run(
-        [sys.executable, "-m", "qa.cli", "index"], env=env, check=True, stdout=subprocess.DEVNULL
-    )
-    return env, docs
-
-
 def rebuild_timed(url: str, docs: Path, timing: dict[str, float]) -> None:
     """Add documents big enough that the rebuild spans much of the loaded phase, then rebuild."""
     prose = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "seeds").iterdir())]
@@ -98,27 +80,13 @@ def rebuild_timed(url: str, docs: Path, timing: dict[str, float]) -> None:
     timing["end"], timing["passages"] = time.perf_counter(), report["embedded"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "app.py"), "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = launch_app(env, port)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/ask?q=warm", timeout=5):
-                return process
-        except OSError:
-            time.sleep(0.2)
+        if poll(f"http://127.0.0.1:{port}/api/ask?q=warm") == 200:
+            return process
+        time.sleep(0.2)
     process.kill()
     raise SystemExit("app.py did not answer within 120 s")
 
