@@ -185,7 +185,7 @@ def test_only_bad_files_is_an_error(
     code, out, err = run(capsys, *index_args(settings))
     assert code == 1 and out == []
     assert err == (
-        f"Error: Nothing in {settings.docs} could be indexed (1 files skipped: empty.txt: "
+        f"Error: Nothing in {settings.docs} could be indexed (1 file skipped: empty.txt: "
         "empty file). Add .txt, .md, .html or .pdf files with text in them.\n"
     )
 

@@ -369,7 +369,8 @@ def _check_not_empty(index: Index, docs: Path, skipped: list[Skipped]) -> None:
         return
     reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:3])
     raise DocsFolderError(
-        f"Nothing in {docs} could be indexed ({len(skipped)} files skipped: {reasons}). "
+        f"Nothing in {docs} could be indexed ({len(skipped)} "
+        f"{'file' if len(skipped) == 1 else 'files'} skipped: {reasons}). "
         "Add .txt, .md, .html or .pdf files with text in them."
     )
 
