@@ -67,3 +67,42 @@ def test_both_runtimes_give_identical_answers(real_index: Settings) -> None:
         scores_b = [p.pop("score") for p in b["passages"]]
         assert a == b, item.question
         np.testing.assert_allclose(scores_a, scores_b, atol=1e-3)
+
+
+QUERY_PATH_SCRIPT = """
+import contextlib, io, json, sys
+from pathlib import Path
+from qa import cli
+from qa.web_service import Service
+from qa.settings import Settings
+docs, index, cache = map(Path, sys.argv[1:4])
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = cli.main(["ask", "--json", "Who directed it?", f"--docs={docs}", f"--index={index}"])
+service = Service(Settings(docs=docs, index=index, cache=cache))
+service.start()
+assert service.wait_started(60)
+app_answer = service.ask("Who directed The Battle at Lake Changjin?")
+heavy = [m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules]
+print(json.dumps({"code": code, "cli": json.loads(out.getvalue()), "heavy": heavy,
+                  "app": app_answer.passages[0].source}))
+"""
+
+
+def test_query_paths_never_import_torch(real_index: Settings) -> None:
+    """`qa ask` and the app's ask path, in one fresh process with the export cached."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "QA_CACHE": str(real_index.cache), "HF_HUB_OFFLINE": "1"}
+    args = [str(real_index.docs), str(real_index.index), str(real_index.cache)]
+    run = subprocess.run(
+        [sys.executable, "-c", QUERY_PATH_SCRIPT, *args],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.splitlines()[-1])
+    assert (result["code"], result["heavy"]) == (0, [])
+    assert result["cli"]["question"] == "Who directed it?"
+    assert result["app"] == "001_e71676ddd8f87f03.txt"
