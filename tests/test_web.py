@@ -449,6 +449,22 @@ class GatedEmbedder(FakeEmbedder):
         return super().embed(texts, **kwargs)
 
 
+@contextmanager
+def rebuild_held_while_embedding(service: Service, embedder: GatedEmbedder) -> Iterator[None]:
+    """A rebuild in a thread, held inside its embedding step for the body of the block."""
+    embedder.gate.clear()
+    embedder.building.clear()
+    worker = threading.Thread(target=service.rebuild)
+    worker.start()
+    try:
+        assert embedder.building.wait(10)
+        yield
+    finally:
+        embedder.gate.set()
+        worker.join(30)
+    assert not worker.is_alive()
+
+
 def test_rebuild_is_single_flight_and_questions_continue_on_the_old_index(
     seeded: Settings,
 ) -> None:
@@ -456,21 +472,13 @@ def test_rebuild_is_single_flight_and_questions_continue_on_the_old_index(
     service = Service(seeded, embedder_factory=lambda: embedder)
     service.rebuild()
     (seeded.docs / "quokka.txt").write_text(QUOKKA_TEXT)
-    embedder.gate.clear()
-    embedder.building.clear()
-    worker = threading.Thread(target=service.rebuild)
-    worker.start()
-    try:
-        assert embedder.building.wait(10)
+    with rebuild_held_while_embedding(service, embedder):
         with pytest.raises(BusyError, match=f"^{re.escape(BUSY)}$"):
             service.rebuild()
         assert service.status()["state"] == "rebuilding"
         during = service.ask(DIRECTOR_Q)  # answered from the previous index meanwhile
         assert during.passages[0].source == FILM_SOURCE
         assert "quokka.txt" not in {p.source for p in service.ask(QUOKKA_Q).passages}
-    finally:
-        embedder.gate.set()
-        worker.join(30)
     assert service.status()["state"] == "ready"
     answer = service.ask(QUOKKA_Q)
     assert answer.passages[0].source == "quokka.txt"  # swapped in, no restart
@@ -485,17 +493,9 @@ def test_upload_during_a_rebuild_is_kept_and_indexed_by_the_next(
     service = Service(seeded, embedder_factory=lambda: embedder)
     service.rebuild()
     (seeded.docs / "note.txt").write_text("A note that makes the next rebuild embed.\n")
-    embedder.gate.clear()
-    embedder.building.clear()
-    worker = threading.Thread(target=service.rebuild)
-    worker.start()
-    try:
-        assert embedder.building.wait(10)
+    with rebuild_held_while_embedding(service, embedder):
         result = service.upload([uploads("quokka.txt", QUOKKA_TEXT)])
         assert (result.added, result.refused) == (["quokka.txt"], [])
-    finally:
-        embedder.gate.set()
-        worker.join(30)
     rows = {row.source: row.state for row in service.documents()}
     assert (rows["note.txt"], rows["quokka.txt"]) == ("indexed", "new")
     assert (seeded.docs / "quokka.txt").read_text() == QUOKKA_TEXT
