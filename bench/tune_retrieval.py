@@ -1,6 +1,7 @@
 """How the ranking weights and the abstention threshold were chosen, reproducibly.
 
-Prints recall@1 / MRR@10 over a grid of signal weights, then, for a range of abstention
+Prints recall@1 / MRR@10 over a grid of signal weights, the same figures for weights picked
+on one half of the questions and measured on the other, then, for a range of abstention
 thresholds, how many answerable questions would be refused and how many unanswerable ones
 answered (the trade-off behind answer.Policy.abstain_below).
 """
@@ -8,44 +9,116 @@ answered (the trade-off behind answer.Policy.abstain_below).
 from __future__ import annotations
 
 import itertools
+import random
+from collections.abc import Callable
+from typing import TypeVar
 
 from common import ROOT, seeds_index
 
 from qa import evaluate
-from qa.answer import Policy, answerability
+from qa.answer import Policy, answerability, compose
 from qa.embedding import load_embedder
 from qa.engine import Engine
 from qa.search import Searcher, Weights
 
+GRID = {
+    "passage": [0.3, 0.5, 0.7],
+    "sentence": [0.0, 0.2, 0.4],
+    "keyword": [0.0, 0.1, 0.2, 0.3],
+    "coverage": [0.0, 0.15, 0.3],
+}
 
-def weight_grid(engine: Engine, items: list[evaluate.Item], texts: dict[str, str]) -> None:
+
+def ranks_per_weights(
+    engine: Engine, items: list[evaluate.Item], texts: dict[str, str]
+) -> dict[Weights, list[int | None]]:
+    """Rank of the evidence for every question, under every weighting of the grid."""
     model = load_embedder(engine.settings)
-    print("passage sentence keyword  recall@1  mrr@10")
-    rows = []
-    for passage, sentence in itertools.product([0.2, 0.35, 0.5, 0.65], repeat=2):
-        keyword = round(1 - passage - sentence, 2)
-        if keyword < 0:
-            continue
-        weights = Weights(passage, sentence, keyword)
+    out = {}
+    for values in itertools.product(*GRID.values()):
+        weights = Weights(*values)
         tuned = Engine(
             engine.settings, engine.index, weights=weights, embedder_factory=lambda: model
         )
         outcomes = evaluate.run(
             items, lambda i, e=tuned: e.ask(i.question, history=i.history, top_k=10), texts.get
         )
-        m = evaluate.metrics(outcomes)
-        rows.append((m["recall@1"], m["mrr@10"], passage, sentence, keyword))
-    for r1, mrr, p, s, k in sorted(rows, reverse=True):
-        print(f"{p:7} {s:8} {k:7}  {r1:8.3f}  {mrr:6.3f}")
+        out[weights] = [o.rank for o in outcomes]
+    return out
+
+
+def recall_mrr(ranks: list[int | None]) -> tuple[float, float]:
+    return (
+        sum(r == 1 for r in ranks) / len(ranks),
+        sum(1 / r for r in ranks if r) / len(ranks),
+    )
+
+
+def weight_table(ranks: dict[Weights, list[int | None]]) -> None:
+    print("passage sentence keyword coverage  recall@1  mrr@10")
+    scored = sorted(((recall_mrr(r), w) for w, r in ranks.items()), key=lambda x: x[0])
+    for (r1, mrr), w in scored[::-1][:15]:
+        print(f"{w.passage:7} {w.sentence:8} {w.keyword:7} {w.coverage:8}  {r1:8.3f}  {mrr:6.3f}")
+    print(f"default {Weights()}: {recall_mrr(ranks[Weights()])}")
+
+
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+def cross_validated(
+    per_question: dict[K, list[T]], measure: Callable[[list[T]], float], *, repeats: int = 20
+) -> float:
+    """Pick the setting on half the questions, measure it on the other half: how much of the
+    grid's best figure is fitting this very set."""
+    count = len(next(iter(per_question.values())))
+    rng = random.Random(0)
+    measured = []
+    for _ in range(repeats):
+        order = rng.sample(range(count), count)
+        for train, test in ((order[::2], order[1::2]), (order[1::2], order[::2])):
+            best = max(per_question, key=lambda k: measure([per_question[k][i] for i in train]))
+            measured.append(measure([per_question[best][i] for i in test]))
+    return sum(measured) / len(measured)
+
+
+ANSWER_GRID = {
+    "quote_from": [1, 2, 3],
+    "keyword_weight": [0.1, 0.25, 0.4],
+    "type_bonus": [0.0, 0.1, 0.2],
+    "second_within": [0.8, 0.9],
+}
+
+
+def answer_table(engine: Engine, items: list[evaluate.Item]) -> None:
+    """Answer-hit for each sentence-choice setting, on the default ranking."""
+    retrieved = [(item, engine.retrieve(item.question, item.history)[1]) for item in items]
+    searcher = Searcher(engine.index)
+    hits: dict[Policy, list[bool]] = {}
+    for values in itertools.product(*ANSWER_GRID.values()):
+        policy = Policy(**dict(zip(ANSWER_GRID, values, strict=True)))
+        hits[policy] = [
+            evaluate.quotes(item, compose(item.question, retrieval, searcher, policy=policy))
+            for item, retrieval in retrieved
+        ]
+    share = lambda hit: sum(hit) / len(hit)  # noqa: E731
+    print("\nquote_from keyword_weight type_bonus second_within  answer-hit")
+    for policy, hit in sorted(hits.items(), key=lambda x: -share(x[1]))[:10]:
+        print(
+            f"{policy.quote_from:10} {policy.keyword_weight:14} {policy.type_bonus:10} "
+            f"{policy.second_within:13}  {share(hit):9.3f}"
+        )
+    print(f"default: {share(hits[Policy()]):.3f}")
+    held_out = cross_validated(hits, share)
+    print(f"2-fold cross-validation x20: answer-hit {held_out:.3f} (held-out half)")
 
 
 def threshold_table(engine: Engine, items: list[evaluate.Item]) -> None:
     scores = []
-    searcher = Searcher(engine.index)
     for item in items:
-        query, retrieval = engine.retrieve(item.question, item.history)
+        _, retrieval = engine.retrieve(item.question, item.history)
         hits = retrieval.hits
-        value = answerability(query.terms, hits[0], searcher) if hits else 0.0
+        value = answerability(hits[0], retrieval) if hits else 0.0
         scores.append((item.evidence is not None, value))
     answerable = [v for ok, v in scores if ok]
     unanswerable = [v for ok, v in scores if not ok]
@@ -67,7 +140,11 @@ def main() -> None:
     items = evaluate.read_items(ROOT / "eval" / "seeds.jsonl")
     texts = {d.source: d.text for d in engine.index.documents}
     answerable = [i for i in items if i.evidence is not None]
-    weight_grid(engine, answerable, texts)
+    ranks = ranks_per_weights(engine, answerable, texts)
+    weight_table(ranks)
+    held_out = cross_validated(ranks, lambda r: recall_mrr(r)[0])
+    print(f"\n2-fold cross-validation x20: recall@1 {held_out:.3f} (held-out half)")
+    answer_table(engine, answerable)
     threshold_table(engine, items)
 
 

@@ -31,8 +31,8 @@ def test_answer_quotes_the_passage_and_lists_the_duplicate(engine: Engine) -> No
     answer = engine.ask(FILM)
     assert not answer.abstained
     top = answer.passages[0]
-    assert (top.source, top.lines) == ("001_e71676ddd8f87f03.txt", (187, 193))
-    assert [(p.source, p.lines) for p in top.also_in] == [("002_04be3917b46db590.txt", (13, 19))]
+    assert (top.source, top.lines) == ("001_e71676ddd8f87f03.txt", (189, 193))
+    assert [(p.source, p.lines) for p in top.also_in] == [("002_04be3917b46db590.txt", (15, 19))]
     assert "directed by Chen Kaige, Tsui Hark and Dante Lam" in answer.answer
     assert answer.answer.count("[1]") >= 1
 
@@ -137,7 +137,7 @@ def test_repeated_question_comes_from_the_cache(
 def test_follow_up_uses_the_previous_question(engine: Engine) -> None:
     alone = engine.ask("Who directed it?")
     follow_up = engine.ask("Who directed it?", history=[FILM])
-    assert follow_up.passages[0].lines == (187, 193)
+    assert follow_up.passages[0].lines == (189, 193)
     assert alone.passages[:1] != follow_up.passages[:1]
 
 
@@ -171,7 +171,7 @@ def test_index_from_another_model_is_refused(seeded: Settings, fake_embedder: Fa
 def test_document_filter_shows_the_allowed_copy_of_a_duplicate(engine: Engine) -> None:
     answer = engine.ask(FILM, sources=["002_04be3917b46db590.txt"])
     assert {p.source for p in answer.passages} == {"002_04be3917b46db590.txt"}
-    assert answer.passages[0].lines == (13, 19)
+    assert answer.passages[0].lines == (15, 19)
     assert [(p.source, p.lines) for p in answer.passages[0].also_in] == [
-        ("001_e71676ddd8f87f03.txt", (187, 193))
+        ("001_e71676ddd8f87f03.txt", (189, 193))
     ]

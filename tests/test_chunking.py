@@ -102,11 +102,9 @@ def test_seed_sections_keep_their_heading(counter: TokenCounter) -> None:
     assert len({p.heading for p in headed}) >= 5
     for heading, group in groupby(headed, key=lambda p: p.heading):
         first, *rest = list(group)
-        # The heading line is inside the section's first passage (at its start, or after the
-        # stacked heading lines above it: "Continue reading ..." then the article title).
-        assert heading in first.text.split("\n")
-        lead = first.text[: first.text.index(heading)]
-        assert all(line.strip() and len(line) < 120 for line in lead.split("\n\n")[:-1])
+        # The section's first passage starts with its heading: the "Continue reading ..." line
+        # above a title closes the article before it.
+        assert first.text.startswith(f"{heading}\n\n")
         for p in rest:
             assert not p.text.startswith(heading)
             assert p.embed_text == f"{heading}\n{p.text}"
@@ -329,3 +327,40 @@ def test_long_sentence_cut_in_linear_work(counter: TokenCounter) -> None:
     ).passages
     assert_offsets_exact(text, passages)
     assert CountingOffsets.scanned <= 3 * 10_000
+
+
+BLOG = (
+    "First Article\n\n"
+    "The first article has one paragraph of body text.\n\n"
+    "Continue reading First Article\n\n"
+    "Second Article\n\n"
+    "The second article starts here. It has two sentences.\n\n"
+    "Speakers include:\n\n"
+    "Alice Smith and Bob Jones, both of them.\n"
+)
+
+
+def test_lines_stacked_above_a_heading_close_the_section_before(counter: TokenCounter) -> None:
+    """A blog page: each article ends with a 'Continue reading' line, then the next title.
+    Only the last of the stacked short lines heads what follows; a line ending in ':' leads
+    into its list and heads nothing."""
+    chunks = split(Text("blog.txt", BLOG), counter, 128)
+    cut = BLOG.index("Second Article")
+    got = [(p.start, p.end, p.heading) for p in chunks.passages]
+    assert got == [(0, cut - 2, "First Article"), (cut, len(BLOG) - 1, "Second Article")]
+    assert BLOG[: cut - 2].endswith("body text.\n\nContinue reading First Article")
+    # Title-like lines are never quoted as answers, whether or not they head a section.
+    assert [BLOG[s.start : s.end] for s in chunks.sentences if s.is_heading] == [
+        "First Article",
+        "Continue reading First Article",
+        "Second Article",
+    ]
+
+
+def test_markdown_headings_stacked_after_text_all_head(counter: TokenCounter) -> None:
+    text = "# Guide\n\nIntro text here.\n\n# Chapter Two\n\n## Part A\n\nBody of part A.\n"
+    passages = split(Text("guide.md", text), counter, 128).passages
+    assert [(p.text, p.heading) for p in passages] == [
+        ("# Guide\n\nIntro text here.", "# Guide"),
+        ("# Chapter Two\n\n## Part A\n\nBody of part A.", "## Part A"),
+    ]

@@ -60,8 +60,8 @@ def test_ask_for_a_terminal_numbers_citations(
 ) -> None:
     assert run(indexed, "ask", "--top-k", "2", "Who directed The Battle at Lake Changjin?") == 0
     out = capsys.readouterr().out
-    assert "\n[1] 001_e71676ddd8f87f03.txt, lines 187-193  (score " in out
-    assert "    also in 002_04be3917b46db590.txt, lines 13-19\n" in out
+    assert "\n[1] 001_e71676ddd8f87f03.txt, lines 189-193  (score " in out
+    assert "    also in 002_04be3917b46db590.txt, lines 15-19\n" in out
     assert "\n[3] " not in out
 
 

@@ -35,8 +35,8 @@ def test_quality_on_the_labelled_set_meets_the_thresholds(
 def test_film_question_cites_the_review_once_with_its_copy(real_engine: Engine) -> None:
     answer = real_engine.ask("Who directed The Battle at Lake Changjin?")
     top = answer.passages[0]
-    assert (top.source, top.lines, top.page) == ("001_e71676ddd8f87f03.txt", (187, 193), None)
-    assert [(p.source, p.lines) for p in top.also_in] == [("002_04be3917b46db590.txt", (13, 19))]
+    assert (top.source, top.lines, top.page) == ("001_e71676ddd8f87f03.txt", (189, 193), None)
+    assert [(p.source, p.lines) for p in top.also_in] == [("002_04be3917b46db590.txt", (15, 19))]
     assert answer.answer.startswith(
         "The Battle at Lake Changjin, directed by Chen Kaige, Tsui Hark and Dante Lam, premiered "
         "at the Beijing International Film Festival on 21 September 2021 and was released in "

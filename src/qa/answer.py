@@ -4,11 +4,10 @@ cited, or a plain "not in the documents" when nothing relevant was found."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from qa.keyword import terms
+from qa.keyword import QUESTION_WORDS, terms
 from qa.search import Hit, Retrieval, Searcher
 
 NOT_FOUND = "I couldn't find this in the documents."
@@ -20,8 +19,8 @@ class Policy:
     """When to answer, and which sentences; chosen on the labelled set (bench/tune_retrieval.py)."""
 
     abstain_below: float = 0.46  # answerability() of the top hit
-    quote_from: int = 3  # answer sentences come from the top few passages
-    keyword_weight: float = 0.25  # share of query terms a sentence contains, next to its cosine
+    quote_from: int = 2  # answer sentences come from the top few passages
+    keyword_weight: float = 0.1  # share of the question's content weight a sentence contains
     rank_weight: float = 0.0  # per rank: a sentence from passage 1 beats a tie from passage 3
     second_within: float = 0.8  # quote a second sentence scoring at least this share of the best
     type_bonus: float = 0.1  # a sentence holding what the question asks for (a date, a number)
@@ -97,12 +96,11 @@ def compose(
     retrieval: Retrieval,
     searcher: Searcher,
     *,
-    query_terms: Sequence[tuple[str, float]],
     policy: Policy,
     notes: tuple[str, ...] = (),
 ) -> Answer:
     hits = retrieval.hits
-    if not hits or answerability(query_terms, hits[0], searcher) < policy.abstain_below:
+    if not hits or answerability(hits[0], retrieval) < policy.abstain_below:
         return Answer(question, NOT_FOUND, True, (), notes)
     chosen = _choose_sentences(question, retrieval, searcher, policy)
     rank_of = {hit.row: rank for rank, hit in enumerate(hits, 1)}
@@ -110,29 +108,14 @@ def compose(
     return Answer(question, _quote(chosen, searcher, rank_of), False, passages, notes)
 
 
-# Words that say what kind of answer is wanted; a passage need not contain them.
-QUESTION_WORDS = frozenset(
-    "how many much what when where who whom which why did does do was were is are year kind "
-    "say said according".split()
-)
-
-
-def answerability(query_terms: Sequence[tuple[str, float]], hit: Hit, searcher: Searcher) -> float:
+def answerability(hit: Hit, retrieval: Retrieval) -> float:
     """How likely the documents answer the question, from the top hit.
 
     Its best cosine, plus the share of the question's weight (idf) the passage contains, plus
     the share found anywhere in the corpus: questions about other subjects are low on all
     three. Weights and threshold are chosen on eval/seeds.jsonl (bench/tune_retrieval.py).
     """
-    keywords = searcher.index.keywords
-    weights = {t: w * keywords.idf(t) for t, w in query_terms if t not in QUESTION_WORDS}
-    total = sum(weights.values())
-    if not total:
-        return max(hit.dense, hit.sentence)
-    present = set(terms(searcher.index.passages[hit.row].embed_text))
-    in_passage = sum(w for t, w in weights.items() if t in present) / total
-    in_corpus = sum(w for t, w in weights.items() if t in keywords.vocabulary) / total
-    return max(hit.dense, hit.sentence) + 0.5 * in_passage + 0.3 * in_corpus
+    return max(hit.dense, hit.sentence) + 0.5 * hit.coverage + 0.3 * retrieval.corpus_coverage
 
 
 @dataclass(frozen=True)
@@ -146,7 +129,8 @@ def _choose_sentences(
     question: str, retrieval: Retrieval, searcher: Searcher, policy: Policy
 ) -> list[_Choice]:
     """The best-scoring sentence of the top passages, and the runner-up when nearly as good."""
-    wanted = set(terms(question))
+    keywords = searcher.index.keywords
+    wanted = {t: keywords.idf(t) for t in terms(question) if t not in QUESTION_WORDS}
     wanted_type = answer_type(question)
     scored: dict[int, _Choice] = {}
     for rank, hit in enumerate(retrieval.hits[: policy.quote_from]):
@@ -201,8 +185,11 @@ def answer_type(question: str) -> re.Pattern[str] | None:
     return None
 
 
-def _overlap(wanted: set[str], text: str) -> float:
-    return len(wanted & set(terms(text))) / len(wanted) if wanted else 0.0
+def _overlap(wanted: dict[str, float], text: str) -> float:
+    """Share of the question's idf weight the sentence contains (as coverage, per sentence)."""
+    total = sum(wanted.values())
+    present = set(terms(text))
+    return sum(w for t, w in wanted.items() if t in present) / total if total else 0.0
 
 
 def _quote(chosen: list[_Choice], searcher: Searcher, rank_of: dict[int, int]) -> str:

@@ -31,7 +31,7 @@ class Source(Protocol):
     def page_at(self, offset: int) -> int | None: ...
 
 
-RULES_VERSION = 2
+RULES_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class Sentence:
     start: int
     end: int
     heading: str  # the section heading it sits under ("" when none)
-    is_heading: bool  # the unit is itself a heading line
+    is_heading: bool  # a heading-like line (a title, a "Continue reading ..." link): never quoted
 
     def embed_text(self, document_text: str) -> str:
         """The sentence with its heading, so "He was accompanied by..." knows who "he" is."""
@@ -88,7 +88,8 @@ class _Unit:
     end: int
     tokens: int
     paragraph: int
-    is_heading: bool
+    is_heading: bool  # heads the section that follows
+    title_like: bool = False  # a short line standing alone, heading a section or not
 
 
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
@@ -110,7 +111,7 @@ def chunk(document: Source, *, counter: Counter, params: ChunkParams) -> Chunks:
         heading_cost = counter.count_many([heading])[0] + 1 if heading else 0
         section_budget = max(8, min(budget, counter.max_tokens - SPECIAL_TOKENS - heading_cost))
         section = _within(text, section, counter, section_budget)
-        sentences += [Sentence(u.start, u.end, heading, u.is_heading) for u in section]
+        sentences += [Sentence(u.start, u.end, heading, u.title_like) for u in section]
         for group in _pack(section, section_budget, params.overlap_sentences, heading):
             passages.extend(_fit(document, group, heading, counter, newlines))
     return Chunks(passages, sentences)
@@ -134,11 +135,14 @@ def _units(text: str, counter: Counter, budget: int) -> list[_Unit]:
     spans = list(_sentence_spans(text))
     counts = counter.count_many([text[s:e] for s, e, _ in spans])
     content_end = len(text.rstrip())
+    looks = [_is_heading(text, start, end, content_end) for start, end, _ in spans]
+    heads = _section_heads(text, spans, looks)
     units: list[_Unit] = []
-    for (start, end, paragraph), tokens in zip(spans, counts, strict=True):
-        is_heading = _is_heading(text, start, end, content_end)
+    for (start, end, paragraph), tokens, title_like, is_heading in zip(
+        spans, counts, looks, heads, strict=True
+    ):
         if tokens <= budget:
-            units.append(_Unit(start, end, tokens, paragraph, is_heading))
+            units.append(_Unit(start, end, tokens, paragraph, is_heading, title_like))
             continue
         for piece_start, piece_end in _cut(text, start, end, counter, budget):
             piece_tokens = counter.count_many([text[piece_start:piece_end]])[0]
@@ -175,10 +179,25 @@ def _trimmed(text: str, start: int, end: int, paragraph: int) -> Iterator[tuple[
         yield start, end, paragraph
 
 
+def _section_heads(text: str, spans: list[tuple[int, int, int]], looks: list[bool]) -> list[bool]:
+    """Which heading-like units head a section. Of such lines stacked after body text only the
+    last heads what follows: the ones above it close the section before ("Continue reading ...",
+    a source line, a link), so they stay with the text they belong to. Markdown headings always
+    head."""
+    out = list(looks)
+    body_seen = False
+    for i, (start, _, _) in enumerate(spans):
+        stacked = looks[i] and i + 1 < len(spans) and looks[i + 1]
+        if stacked and body_seen and not text.startswith("#", start):
+            out[i] = False
+        body_seen = body_seen or not looks[i]
+    return out
+
+
 def _is_heading(text: str, start: int, end: int, content_end: int) -> bool:
-    """A short line standing alone as a paragraph, not ending like a sentence."""
+    """A short line standing alone as a paragraph, not ending like a sentence or a lead-in."""
     line = text[start:end]
-    if len(line) > _MAX_HEADING_CHARS or "\n" in line or line[-1] in '.,;!?…"”’':
+    if len(line) > _MAX_HEADING_CHARS or "\n" in line or line[-1] in '.,:;!?…"”’':
         return False
     alone_before = start == 0 or text[max(0, start - 2) : start].count("\n") == 2
     alone_after = end >= content_end or text[end : end + 2] == "\n\n"

@@ -125,7 +125,6 @@ class Engine:
             question,
             retrieval,
             loaded.searcher,
-            query_terms=query.terms,
             policy=self.policy,
             notes=notes,
         )

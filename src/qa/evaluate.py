@@ -90,8 +90,14 @@ def _judge(
         return evidence in normalise(document_text(place.source)[place.start : place.end])
 
     rank = next((p.rank for p in answer.passages if holds(p) or any(map(holds, p.also_in))), None)
-    hit = not answer.abstained and evidence in normalise(answer.answer)
-    return Outcome(item, rank, hit, answer.abstained, seconds)
+    return Outcome(item, rank, quotes(item, answer), answer.abstained, seconds)
+
+
+def quotes(item: Item, answer: Answer) -> bool:
+    """The answer quotes the item's evidence (answer-hit)."""
+    if item.evidence is None or answer.abstained:
+        return False
+    return normalise(item.evidence) in normalise(answer.answer)
 
 
 def metrics(outcomes: list[Outcome]) -> dict[str, Any]:

@@ -37,6 +37,17 @@ def _stem(word: str) -> str:
     return str(_STEMMER.stemWord(word))
 
 
+# Words that say what kind of answer is wanted; a passage need not contain them. Stemmed, as
+# the terms they are compared with.
+QUESTION_WORDS = frozenset(
+    _stem(w)
+    for w in """
+    how many much what when where who whom which why did does do was were is are year kind
+    say said according
+    """.split()
+)
+
+
 def terms(text: str) -> list[str]:
     """Lower-cased, stemmed words without stopwords; numbers are kept as they are."""
     words = _WORD.findall(text.lower())
@@ -94,6 +105,22 @@ class KeywordIndex:
             idf = np.log(1 + (len(self.lengths) - (hi - lo) + 0.5) / ((hi - lo) + 0.5))
             out[rows] += weight * idf * tf * (K1 + 1) / (tf + norm[rows])
         return out
+
+    def coverage(self, query: Sequence[tuple[str, float]]) -> tuple[np.ndarray, float]:
+        """Share of the query's content weight (weight x idf, question words left out) that
+        each passage contains, every term counted once; and the share the corpus contains."""
+        weighted = [(t, w * self.idf(t)) for t, w in _merge(list(query)) if t not in QUESTION_WORDS]
+        total = sum(w for _, w in weighted)
+        out = np.zeros(len(self.lengths), dtype=np.float32)
+        if not total:
+            return out, 0.0
+        found = 0.0
+        for term, weight in weighted:
+            index = self.vocabulary.get(term)
+            if index is not None:
+                out[self.rows[self.pointers[index] : self.pointers[index + 1]]] += weight / total
+                found += weight
+        return out, found / total
 
     def idf(self, term: str) -> float:
         """Inverse document frequency; a term no passage has gets the highest value."""

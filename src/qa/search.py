@@ -21,11 +21,13 @@ NEAR_VECTOR = 0.9  # cosine below which two passages cannot be near-identical
 
 @dataclass(frozen=True)
 class Weights:
-    """How the signals mix; chosen on the labelled set (see bench/tune_retrieval.py)."""
+    """How the signals mix (relative weights); chosen on the labelled set, see
+    bench/tune_retrieval.py."""
 
     passage: float = 0.5
-    sentence: float = 0.2
-    keyword: float = 0.3
+    sentence: float = 0.4
+    keyword: float = 0.1
+    coverage: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -41,13 +43,21 @@ class Hit:
     dense: float  # passage cosine
     sentence: float  # best sentence cosine inside the passage
     keyword: float  # BM25 scaled to the best keyword match (0..1)
+    coverage: float  # share of the question's content weight the passage contains (0..1)
     duplicates: tuple[int, ...] = ()  # rows of the same text elsewhere
+
+
+@dataclass(frozen=True)
+class _Lexical:
+    keyword: np.ndarray  # BM25 of every passage
+    coverage: np.ndarray  # content-weight share of every passage
 
 
 @dataclass(frozen=True)
 class Retrieval:
     hits: list[Hit]
     sentence_scores: np.ndarray  # cosine of every sentence in the index to the query
+    corpus_coverage: float = 0.0  # share of the question's content weight the index contains
 
 
 class Searcher:
@@ -69,9 +79,10 @@ class Searcher:
         if not len(self.index.passages) or (allowed is not None and not len(allowed)):
             return Retrieval([], sentence_scores)
         keyword = self.index.keywords.scores(query.terms)
+        coverage, in_corpus = self.index.keywords.coverage(query.terms)
         candidates = self._candidates(query, keyword, sentence_scores, allowed)
-        hits = self._score(query, candidates, keyword, sentence_scores)
-        return Retrieval(self._collapse(hits, k, allowed), sentence_scores)
+        hits = self._score(query, candidates, _Lexical(keyword, coverage), sentence_scores)
+        return Retrieval(self._collapse(hits, k, allowed), sentence_scores, in_corpus)
 
     def _candidates(
         self,
@@ -96,14 +107,18 @@ class Searcher:
         return rows
 
     def _score(
-        self, query: Query, rows: np.ndarray, keyword_all: np.ndarray, sentence_scores: np.ndarray
+        self, query: Query, rows: np.ndarray, lexical: _Lexical, sentence_scores: np.ndarray
     ) -> list[Hit]:
-        keyword = keyword_all[rows]
+        keyword = lexical.keyword[rows]
         keyword = keyword / keyword.max() if keyword.max() > 0 else keyword
+        coverage = lexical.coverage[rows]
         dense = self.index.passage_vectors[rows] @ query.vector
         sentence = np.array([self._best_sentence(r, sentence_scores) for r in rows])
         w = self.weights
-        fused = w.passage * dense + w.sentence * sentence + w.keyword * keyword
+        # A weighted mean, so the shown score stays on the 0..1 scale of its signals.
+        fused = (
+            w.passage * dense + w.sentence * sentence + w.keyword * keyword + w.coverage * coverage
+        ) / (w.passage + w.sentence + w.keyword + w.coverage)
         order = np.argsort(-fused, kind="stable")
         return [
             Hit(
@@ -112,6 +127,7 @@ class Searcher:
                 float(dense[i]),
                 float(sentence[i]),
                 float(keyword[i]),
+                float(coverage[i]),
             )
             for i in order
         ]

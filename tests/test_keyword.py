@@ -1,0 +1,67 @@
+"""Tests for qa.keyword: BM25 scores and the share of a question's terms a passage holds."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from qa.keyword import QUESTION_WORDS, KeywordIndex, terms
+
+TEXTS = [
+    "The treaty was signed in Beijing in 1961.",
+    "The treaty treaty treaty is still in force.",
+    "Cinemas in Britain showed the film.",
+]
+
+
+def test_terms_are_stemmed_without_stopwords() -> None:
+    assert terms("The treaties were signed, according to the 1961 records.") == [
+        "treati",
+        "sign",
+        "accord",
+        "1961",
+        "record",
+    ]
+    assert {"accord", "mani", "much", "say", "said", "year"} <= QUESTION_WORDS
+
+
+def test_bm25_ranks_the_passage_holding_more_of_the_question_first() -> None:
+    index = KeywordIndex.build(TEXTS)
+    scores = index.scores("Where was the treaty signed?")
+    assert list(np.argsort(-scores)) == [0, 1, 2]
+    assert scores[2] == 0.0
+
+
+def test_coverage_is_the_idf_weighted_share_of_content_terms() -> None:
+    index = KeywordIndex.build(TEXTS)
+    # "when" and "year" ask for the kind of answer; they need not be in the passage.
+    query = [(t, 1.0) for t in terms("In which year was the treaty signed in Beijing?")]
+    coverage, in_corpus = index.coverage(query)
+    idf = {t: index.idf(t) for t in ("treati", "sign", "beij")}
+    assert idf["treati"] == pytest.approx(math.log(1 + 1.5 / 2.5))
+    total = sum(idf.values())
+    assert coverage.tolist() == pytest.approx([1.0, idf["treati"] / total, 0.0])
+    assert in_corpus == pytest.approx(1.0)
+
+
+def test_coverage_counts_a_repeated_term_once_at_its_largest_weight() -> None:
+    index = KeywordIndex.build(TEXTS)
+    coverage, in_corpus = index.coverage([("treati", 0.5), ("film", 1.0), ("treati", 1.0)])
+    total = index.idf("treati") + index.idf("film")
+    assert coverage.tolist() == pytest.approx(
+        [index.idf("treati") / total, index.idf("treati") / total, index.idf("film") / total]
+    )
+    assert in_corpus == pytest.approx(1.0)
+
+
+def test_coverage_of_terms_no_passage_has_nor_any_content() -> None:
+    index = KeywordIndex.build(TEXTS)
+    coverage, in_corpus = index.coverage([("volcano", 1.0), ("treati", 1.0)])
+    assert in_corpus == pytest.approx(
+        index.idf("treati") / (index.idf("treati") + index.idf("volcano"))
+    )
+    assert coverage[2] == 0.0
+    empty, nothing = index.coverage([("mani", 1.0)])
+    assert empty.tolist() == [0.0, 0.0, 0.0] and nothing == 0.0
