@@ -24,6 +24,7 @@ from test_web import (
     running,
 )
 
+from qa.web_actions import IDLE_POLL
 from qa.web_service import BUSY
 
 CHROMIUM = shutil.which("chromium")
@@ -195,9 +196,13 @@ def test_second_rebuild_click_is_told_one_is_running(
             for tab in (page, other):
                 open_app(tab, server)
                 tab.get_by_role("tab", name="Documents").click()
+            other.wait_for_timeout(1500)  # both pages idle: their start-up ticks are over
             page.locator("#qa-rebuild").click()
             assert embedder.building.wait(30)
-            expect(other.locator("#qa-docs-status")).to_contain_text("Rebuilding")
+            # The other page learns of the build at its next status tick (IDLE_POLL apart).
+            expect(other.locator("#qa-docs-status")).to_contain_text(
+                "Rebuilding", timeout=(IDLE_POLL + 7) * 1000
+            )
             other.locator("#qa-rebuild").click()
             expect(other.get_by_test_id("toast-body")).to_contain_text(BUSY)
         finally:

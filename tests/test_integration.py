@@ -106,3 +106,39 @@ def test_query_paths_never_import_torch(real_index: Settings) -> None:
     assert (result["code"], result["heavy"]) == (0, [])
     assert result["cli"]["question"] == "Who directed it?"
     assert result["app"] == "001_e71676ddd8f87f03.txt"
+
+
+def test_serve_stops_cleanly_on_ctrl_c(real_index: Settings) -> None:
+    """One SIGINT (Ctrl-C): the server shuts down, start-up work is waited for, and the
+    process exits 0 with nothing on stderr but the line it started with."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "QA_CACHE": str(real_index.cache), "HF_HUB_OFFLINE": "1"}
+    qa = Path(sys.executable).with_name("qa")
+    argv = [str(qa), "serve", "--docs", str(real_index.docs), "--index", str(real_index.index)]
+    server = subprocess.Popen(
+        [*argv, "--port", str(port)], env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=60)
+    finally:
+        server.kill()
+    assert server.returncode == 0
+    assert stderr == f"qa: serving {real_index.docs} at http://127.0.0.1:{port}/\n"

@@ -29,13 +29,14 @@ from fakes import FakeEmbedder
 from gradio_client import Client, handle_file
 
 from qa.answer import EMPTY_QUESTION, NOT_FOUND, Answer, CitedPassage
+from qa.errors import BuildCancelledError
 from qa.settings import Settings
 from qa.web import create_app, is_loopback, serve
 from qa.web_api import AUTH_REQUIRED, parse_auth
 from qa.web_files import Incoming, clean_name, delete_document, save_uploads
 from qa.web_files import Refused as RefusedUpload
 from qa.web_render import answer_html, citations_text, highlighted
-from qa.web_service import BUSY, NO_INDEX, BusyError, Service
+from qa.web_service import BUSY, CANCELLED, NO_INDEX, BusyError, Service
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 DIRECTOR_Q = "Who directed The Battle at Lake Changjin?"
@@ -482,6 +483,78 @@ def test_rebuild_is_single_flight_and_questions_continue_on_the_old_index(
     assert service.status()["state"] == "ready"
     answer = service.ask(QUOKKA_Q)
     assert answer.passages[0].source == "quokka.txt"  # swapped in, no restart
+
+
+def test_close_stops_a_running_rebuild_and_keeps_the_index(seeded: Settings) -> None:
+    """At exit the app stops a rebuild at its next batch rather than leave a thread inside
+    the model runtime; the index on disk is the one from before."""
+    embedder = GatedEmbedder()
+    service = Service(seeded, embedder_factory=lambda: embedder)
+    service.rebuild()
+    live = (seeded.index / "CURRENT").read_text()
+    (seeded.docs / "quokka.txt").write_text(QUOKKA_TEXT)
+    errors: list[str] = []
+
+    def rebuild() -> None:
+        try:
+            service.rebuild()
+        except BuildCancelledError as exc:
+            errors.append(str(exc))
+
+    embedder.gate.clear()
+    embedder.building.clear()
+    worker = threading.Thread(target=rebuild)
+    worker.start()
+    assert embedder.building.wait(10)
+    closer = threading.Thread(target=service.close)
+    closer.start()
+    closer.join(0.5)
+    assert closer.is_alive()  # close() waits while the batch is still running
+    embedder.gate.set()
+    closer.join(30)
+    worker.join(30)
+    assert errors == [CANCELLED]
+    assert (seeded.index / "CURRENT").read_text() == live
+    builds = [p.name for p in seeded.index.iterdir() if p.name != "CURRENT" and p.is_dir()]
+    assert builds == [live.strip()]  # nothing half-written beside it
+
+
+EXIT_DURING_WARM_UP = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from fakes import FakeEmbedder
+from qa.settings import Settings
+from qa.web_service import Service
+
+class SlowToWarm(FakeEmbedder):
+    def embed(self, texts, **kwargs):
+        if list(texts) == ["warm up"]:
+            time.sleep(1.0)
+            Path(sys.argv[4]).write_text("warmed")
+        return super().embed(texts, **kwargs)
+
+settings = Settings(docs=Path(sys.argv[2]), index=Path(sys.argv[3]), cache=Path(sys.argv[3]))
+service = Service(settings, embedder_factory=SlowToWarm)
+service.start()
+assert service.wait_started(60)
+"""
+
+
+def test_process_exit_waits_for_start_up_to_finish(seeded: Settings, tmp_path: Path) -> None:
+    """The script ends while start-up is warming the model: the process waits for it (a
+    thread left inside ONNX Runtime during teardown aborts the process)."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "warmed"
+    args = [str(Path(__file__).parent), str(seeded.docs), str(seeded.index), str(marker)]
+    run = subprocess.run(
+        [sys.executable, "-c", EXIT_DURING_WARM_UP, *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert (run.returncode, run.stderr) == (0, "")
+    assert marker.read_text() == "warmed"
 
 
 def test_upload_during_a_rebuild_is_kept_and_indexed_by_the_next(

@@ -27,3 +27,7 @@ class IndexBusyError(QaError):
 
 class ModelError(QaError):
     """The embedding model cannot be loaded."""
+
+
+class BuildCancelledError(QaError):
+    """A build was stopped before it finished; the previous index is untouched."""

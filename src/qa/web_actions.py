@@ -44,6 +44,10 @@ def failure(text: str, title: str = "Error") -> gr.Error:
     return gr.Error(esc(text), title=title, print_exception=False)
 
 
+BUSY_POLL = 1.0  # seconds between status refreshes while starting or rebuilding
+IDLE_POLL = 3.0  # otherwise: cheap (a stat per document), and a rebuild shows within 3 s
+
+
 class Actions:
     def __init__(self, service: Service) -> None:
         self.service = service
@@ -122,7 +126,7 @@ class Actions:
         """First step of Rebuild: refuse at once (not queue) when a rebuild is running."""
         if self.service.rebuilding:
             raise failure(BUSY, title="Rebuild already running")
-        return gr.Timer(active=True)
+        return gr.Timer(BUSY_POLL, active=True)
 
     def rebuild(self, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008 (Gradio API)
         def report(stage: str, done: int, total: int) -> None:
@@ -156,7 +160,7 @@ class Actions:
 
     def refresh(self, selected: list[str] | None, doomed: str | None) -> tuple[Any, ...]:
         """Both status panels, the documents table and the two document pickers (keeping
-        what the user picked while it still exists: a timer calls this every second)."""
+        what the user picked while it still exists: a timer calls this every few seconds)."""
         rows = self.service.documents()
         sources = self.service.sources()
         deletable = [r.source for r in rows if r.state != "deleted"]
@@ -170,9 +174,10 @@ class Actions:
         )
 
     def tick(self, selected: list[str] | None, doomed: str | None) -> tuple[Any, ...]:
-        """Timer during start-up and rebuilds; stops itself once the app is settled."""
-        settled = not self.service.starting and not self.service.rebuilding
-        return (*self.refresh(selected, doomed), gr.Timer(active=not settled))
+        """Every second during start-up and rebuilds, every few seconds otherwise, so a page
+        also notices a rebuild started from another page or the API."""
+        busy = self.service.starting or self.service.rebuilding
+        return (*self.refresh(selected, doomed), gr.Timer(BUSY_POLL if busy else IDLE_POLL))
 
 
 def table_row(row: DocumentRow) -> list[Any]:

@@ -3,15 +3,18 @@
 Shared by the Gradio UI and the JSON API, so both give the same answers and the same errors.
 Questions never wait for a rebuild: they run on the engine's current index, and a finished
 build is swapped in. Start-up (build if needed, then load the model) runs in a thread so the
-server answers HTTP at once.
+server answers HTTP at once. At exit, background work is stopped and waited for (`close`):
+a thread left inside ONNX Runtime while the process tears down aborts it.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import sys
 import threading
 import traceback
+import weakref
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +24,7 @@ from qa.build import BuildReport, ProgressFn, build_index
 from qa.documents import discover
 from qa.embedding import Embedder, load_embedder
 from qa.engine import Engine, check_model
-from qa.errors import ModelError, QaError
+from qa.errors import BuildCancelledError, ModelError, QaError
 from qa.index import Index, load
 from qa.settings import Settings
 from qa.web_files import Incoming, UploadResult, delete_document, save_uploads
@@ -29,6 +32,8 @@ from qa.web_files import Incoming, UploadResult, delete_document, save_uploads
 MIB = 1024 * 1024
 NO_INDEX = "No index is loaded. Run `qa index`, or press “Rebuild index” in the Documents tab."
 BUSY = "A rebuild is already running; its index is used as soon as it finishes."
+CANCELLED = "The build was stopped because qa is shutting down; the previous index is kept."
+CLOSE_WAIT = 30.0  # seconds: a model load (torch ~8 s) or one batch of a build
 
 
 class RequestError(Exception):
@@ -79,6 +84,7 @@ class Service:
         self._build_lock = threading.Lock()  # one build at a time in this process
         self._docs_lock = threading.Lock()  # uploads and deletes, one at a time
         self._started = threading.Event()
+        self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self._stage = "starting"
         self._problem: str | None = None  # why the index could not be built or updated
@@ -91,6 +97,16 @@ class Service:
         if self._thread is None:
             self._thread = threading.Thread(target=self._start_up, name="qa-start", daemon=True)
             self._thread.start()
+            atexit.register(_close_at_exit, weakref.ref(self))
+
+    def close(self, timeout: float = CLOSE_WAIT) -> None:
+        """Stop background work: a running build stops at its next batch (the index on disk
+        stays as it was) and start-up finishes loading the model. Waits up to `timeout`."""
+        self._closing.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._build_lock.acquire(timeout=timeout):  # a rebuild started from the page
+            self._build_lock.release()
 
     def wait_started(self, timeout: float | None = None) -> bool:
         """True once start-up is over (or was never asked for)."""
@@ -116,7 +132,7 @@ class Service:
 
     def _warm(self) -> None:
         engine = self._engine
-        if engine is None:
+        if engine is None or self._closing.is_set():
             return
         try:
             engine.warm()
@@ -151,6 +167,8 @@ class Service:
 
     def _tee(self, progress: ProgressFn | None) -> ProgressFn:
         def note(stage: str, done: int, total: int) -> None:
+            if self._closing.is_set():
+                raise BuildCancelledError(CANCELLED)
             self._stage = f"{stage} {done}/{total}" if total else stage
             if progress is not None:
                 progress(stage, done, total)
@@ -290,6 +308,12 @@ class Service:
         if self.rebuilding:
             return "rebuilding" if self._engine is not None else "building"
         return "ready" if self._engine is not None else "no index"
+
+
+def _close_at_exit(service: weakref.ref[Service]) -> None:
+    alive = service()
+    if alive is not None:
+        alive.close()
 
 
 def _check_sources(index: Index, sources: Collection[str] | None) -> set[str] | None:

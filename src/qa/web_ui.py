@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 from gradio.events import api as gradio_api
 
-from qa.web_actions import TABLE_HEADERS, Actions
+from qa.web_actions import BUSY_POLL, TABLE_HEADERS, Actions
 from qa.web_files import ACCEPTED, MAX_FILES
 from qa.web_service import Service
 
@@ -199,8 +199,8 @@ def _wire_documents(
         concurrency_id="documents",
         api_visibility="private",
     ).then(**refresh)
-    # Step 1 runs at once (no limit) and refuses while a build runs; it also restarts the
-    # status timer so every open page shows the build's progress.
+    # Step 1 runs at once (no limit) and refuses while a build runs; it also speeds up this
+    # page's status timer (other pages notice the build at their next idle tick).
     started = docs["rebuild"].click(
         actions.check_idle,
         None,
@@ -252,7 +252,7 @@ def _api(actions: Actions) -> None:
 def _wire_refresh(
     actions: Actions, demo: gr.Blocks, ask: dict[str, Any], docs: dict[str, Any]
 ) -> None:
-    """Status, table and pickers: on load, while starting (timer), after every change."""
+    """Status, table and pickers: on load, on a timer (see Actions.tick), after every change."""
     outputs = [ask["status"], docs["status"], docs["table"], ask["sources"], docs["doomed"]]
     refresh: dict[str, Any] = {
         "fn": actions.refresh,
@@ -263,6 +263,6 @@ def _wire_refresh(
         "show_progress": "hidden",
     }
     demo.load(**refresh)
-    timer = gr.Timer(1.0)
+    timer = gr.Timer(BUSY_POLL)
     timer.tick(**{**refresh, "fn": actions.tick, "outputs": [*outputs, timer]})
     _wire_documents(actions, docs, refresh, timer)
