@@ -32,6 +32,7 @@ from qa.answer import EMPTY_QUESTION, NOT_FOUND, Answer, CitedPassage
 from qa.errors import BuildCancelledError
 from qa.settings import Settings
 from qa.web import create_app, is_loopback, serve
+from qa.web_actions import picker
 from qa.web_api import AUTH_REQUIRED, parse_auth
 from qa.web_files import Incoming, clean_name, delete_document, save_uploads
 from qa.web_files import Refused as RefusedUpload
@@ -735,3 +736,22 @@ def test_chat_follow_up_passes_earlier_questions_as_history(seeded_server: Runni
     assert shown == messages and [m["role"] for m in messages] == ["user", "assistant"]
     assert messages[1]["content"] == answer_html(expected, seeded_server.service.locate)
     assert cites == citations_text(expected)
+
+
+@pytest.mark.parametrize(
+    ("choices", "picked", "update"),
+    [
+        (["a.txt", "b.txt"], ["a.txt"], {"choices": ["a.txt", "b.txt"]}),
+        (["a.txt", "b.txt"], None, {"choices": ["a.txt", "b.txt"]}),
+        (["a.txt", "b.txt"], "b.txt", {"choices": ["a.txt", "b.txt"]}),
+        (["a.txt"], ["a.txt", "gone.txt"], {"choices": ["a.txt"], "value": ["a.txt"]}),
+        (["a.txt"], "gone.txt", {"choices": ["a.txt"], "value": None}),
+    ],
+)
+def test_picker_refresh_leaves_a_valid_pick_alone(
+    choices: list[str], picked: list[str] | str | None, update: dict[str, Any]
+) -> None:
+    """The status timer's refresh carries the pick from when it was sent: writing that back
+    would undo a pick made since (seen: a Delete click with the pick just erased)."""
+    args = picker(choices, picked).constructor_args
+    assert {k: v for k, v in args.items() if k != "multiselect"} == update

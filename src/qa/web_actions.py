@@ -162,15 +162,14 @@ class Actions:
         """Both status panels, the documents table and the two document pickers (keeping
         what the user picked while it still exists: a timer calls this every few seconds)."""
         rows = self.service.documents()
-        sources = self.service.sources()
         deletable = [r.source for r in rows if r.state != "deleted"]
         status = status_html(self.service.status(), rows)
         return (
             status,
             status,
             [table_row(r) for r in rows],
-            gr.Dropdown(choices=sources, value=[s for s in selected or [] if s in sources]),
-            gr.Dropdown(choices=deletable, value=doomed if doomed in deletable else None),
+            picker(self.service.sources(), selected or []),
+            picker(deletable, doomed),
         )
 
     def tick(self, selected: list[str] | None, doomed: str | None) -> tuple[Any, ...]:
@@ -178,6 +177,19 @@ class Actions:
         also notices a rebuild started from another page or the API."""
         busy = self.service.starting or self.service.rebuilding
         return (*self.refresh(selected, doomed), gr.Timer(BUSY_POLL if busy else IDLE_POLL))
+
+
+def picker(choices: list[str], picked: list[str] | str | None) -> gr.Dropdown:
+    """New choices for a document picker. The pick is only changed when it names a document
+    that is gone: `picked` was read when the refresh was sent (a timer's may be seconds old),
+    and writing it back would undo what the user picked since."""
+    names = picked if isinstance(picked, list) else [picked] if picked else []
+    if all(name in choices for name in names):
+        return gr.Dropdown(choices=choices)  # an update of the choices alone
+    if isinstance(picked, list):
+        kept = [name for name in names if name in choices]
+        return gr.Dropdown(choices=choices, value=kept, multiselect=True)
+    return gr.Dropdown(choices=choices, value=None)
 
 
 def table_row(row: DocumentRow) -> list[Any]:
