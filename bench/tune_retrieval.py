@@ -82,6 +82,10 @@ def cross_validated(
     return sum(measured) / len(measured)
 
 
+def share(hits: list[bool]) -> float:
+    return sum(hits) / len(hits)
+
+
 ANSWER_GRID = {
     "quote_from": [1, 2, 3],
     "keyword_weight": [0.1, 0.25, 0.4],
@@ -101,7 +105,6 @@ def answer_table(engine: Engine, items: list[evaluate.Item]) -> None:
             evaluate.quotes(item, compose(item.question, retrieval, searcher, policy=policy))
             for item, retrieval in retrieved
         ]
-    share = lambda hit: sum(hit) / len(hit)  # noqa: E731
     print("\nquote_from keyword_weight type_bonus second_within  answer-hit")
     for policy, hit in sorted(hits.items(), key=lambda x: -share(x[1]))[:10]:
         print(

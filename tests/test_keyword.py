@@ -65,3 +65,11 @@ def test_coverage_of_terms_no_passage_has_nor_any_content() -> None:
     assert coverage[2] == 0.0
     empty, nothing = index.coverage([("mani", 1.0)])
     assert empty.tolist() == [0.0, 0.0, 0.0] and nothing == 0.0
+
+
+def test_content_shares_leave_out_question_words_and_sum_to_one() -> None:
+    index = KeywordIndex.build(TEXTS)
+    shares = index.content_shares([(t, 1.0) for t in terms("Which year was the film shown?")])
+    idf = {t: index.idf(t) for t in ("film", "shown")}
+    assert shares == pytest.approx({t: v / sum(idf.values()) for t, v in idf.items()})
+    assert index.content_shares([("year", 1.0), ("mani", 1.0)]) == {}

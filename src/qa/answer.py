@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from qa.keyword import QUESTION_WORDS, terms
+from qa.keyword import terms
 from qa.search import Hit, Retrieval, Searcher
 
 NOT_FOUND = "I couldn't find this in the documents."
@@ -129,8 +129,7 @@ def _choose_sentences(
     question: str, retrieval: Retrieval, searcher: Searcher, policy: Policy
 ) -> list[_Choice]:
     """The best-scoring sentence of the top passages, and the runner-up when nearly as good."""
-    keywords = searcher.index.keywords
-    wanted = {t: keywords.idf(t) for t in terms(question) if t not in QUESTION_WORDS}
+    wanted = searcher.index.keywords.content_shares([(t, 1.0) for t in terms(question)])
     wanted_type = answer_type(question)
     scored: dict[int, _Choice] = {}
     for rank, hit in enumerate(retrieval.hits[: policy.quote_from]):
@@ -186,10 +185,9 @@ def answer_type(question: str) -> re.Pattern[str] | None:
 
 
 def _overlap(wanted: dict[str, float], text: str) -> float:
-    """Share of the question's idf weight the sentence contains (as coverage, per sentence)."""
-    total = sum(wanted.values())
+    """Share of the question's content weight the sentence contains (coverage, per sentence)."""
     present = set(terms(text))
-    return sum(w for t, w in wanted.items() if t in present) / total if total else 0.0
+    return sum(share for term, share in wanted.items() if term in present)
 
 
 def _quote(chosen: list[_Choice], searcher: Searcher, rank_of: dict[int, int]) -> str:

@@ -106,21 +106,24 @@ class KeywordIndex:
             out[rows] += weight * idf * tf * (K1 + 1) / (tf + norm[rows])
         return out
 
+    def content_shares(self, query: Sequence[tuple[str, float]]) -> dict[str, float]:
+        """Each content term of the query (question words left out) with its share of the
+        query's weight x idf; a term asked twice counts once, at its larger weight."""
+        weighted = {t: w * self.idf(t) for t, w in _merge(list(query)) if t not in QUESTION_WORDS}
+        total = sum(weighted.values())
+        return {t: w / total for t, w in weighted.items()} if total else {}
+
     def coverage(self, query: Sequence[tuple[str, float]]) -> tuple[np.ndarray, float]:
-        """Share of the query's content weight (weight x idf, question words left out) that
-        each passage contains, every term counted once; and the share the corpus contains."""
-        weighted = [(t, w * self.idf(t)) for t, w in _merge(list(query)) if t not in QUESTION_WORDS]
-        total = sum(w for _, w in weighted)
+        """Share of the query's content weight each passage contains, and the share the corpus
+        contains."""
         out = np.zeros(len(self.lengths), dtype=np.float32)
-        if not total:
-            return out, 0.0
         found = 0.0
-        for term, weight in weighted:
+        for term, share in self.content_shares(query).items():
             index = self.vocabulary.get(term)
             if index is not None:
-                out[self.rows[self.pointers[index] : self.pointers[index + 1]]] += weight / total
-                found += weight
-        return out, found / total
+                out[self.rows[self.pointers[index] : self.pointers[index + 1]]] += share
+                found += share
+        return out, found
 
     def idf(self, term: str) -> float:
         """Inverse document frequency; a term no passage has gets the highest value."""

@@ -48,12 +48,6 @@ class Hit:
 
 
 @dataclass(frozen=True)
-class _Lexical:
-    keyword: np.ndarray  # BM25 of every passage
-    coverage: np.ndarray  # content-weight share of every passage
-
-
-@dataclass(frozen=True)
 class Retrieval:
     hits: list[Hit]
     sentence_scores: np.ndarray  # cosine of every sentence in the index to the query
@@ -81,7 +75,7 @@ class Searcher:
         keyword = self.index.keywords.scores(query.terms)
         coverage, in_corpus = self.index.keywords.coverage(query.terms)
         candidates = self._candidates(query, keyword, sentence_scores, allowed)
-        hits = self._score(query, candidates, _Lexical(keyword, coverage), sentence_scores)
+        hits = self._score(query, candidates, keyword, coverage, sentence_scores)
         return Retrieval(self._collapse(hits, k, allowed), sentence_scores, in_corpus)
 
     def _candidates(
@@ -107,11 +101,16 @@ class Searcher:
         return rows
 
     def _score(
-        self, query: Query, rows: np.ndarray, lexical: _Lexical, sentence_scores: np.ndarray
+        self,
+        query: Query,
+        rows: np.ndarray,
+        keyword_all: np.ndarray,
+        coverage_all: np.ndarray,
+        sentence_scores: np.ndarray,
     ) -> list[Hit]:
-        keyword = lexical.keyword[rows]
+        keyword = keyword_all[rows]
         keyword = keyword / keyword.max() if keyword.max() > 0 else keyword
-        coverage = lexical.coverage[rows]
+        coverage = coverage_all[rows]
         dense = self.index.passage_vectors[rows] @ query.vector
         sentence = np.array([self._best_sentence(r, sentence_scores) for r in rows])
         w = self.weights
