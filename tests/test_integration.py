@@ -17,19 +17,29 @@ from qa.settings import Settings
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = ROOT / "eval" / "seeds.jsonl"
+# Each set with its own floor: seeds.jsonl tuned the weights, heldout.jsonl never did.
+QUALITY_GATES = [
+    (LABELLED, ROOT / "eval" / "thresholds.json"),
+    (ROOT / "eval" / "heldout.jsonl", ROOT / "eval" / "heldout.thresholds.json"),
+]
 
 
-def test_quality_on_the_labelled_set_meets_the_thresholds(
-    real_index: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(("labelled", "thresholds"), QUALITY_GATES, ids=["seeds", "heldout"])
+def test_quality_on_the_labelled_sets_meets_their_thresholds(
+    real_index: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    labelled: Path,
+    thresholds: Path,
 ) -> None:
     monkeypatch.setenv("QA_CACHE", str(real_index.cache))
-    argv = ["eval", str(LABELLED), "--json", "--thresholds", str(ROOT / "eval/thresholds.json")]
+    argv = ["eval", str(labelled), "--json", "--thresholds", str(thresholds)]
     code = cli.main([*argv, "--docs", str(real_index.docs), "--index", str(real_index.index)])
     captured = capsys.readouterr()
     print(captured.out)  # the figures, in the CI log
     assert captured.err == ""
     assert code == 0
-    assert json.loads(captured.out)["questions"] == len(read_items(LABELLED))
+    assert json.loads(captured.out)["questions"] == len(read_items(labelled))
 
 
 def test_film_question_cites_the_review_once_with_its_copy(real_engine: Engine) -> None:
