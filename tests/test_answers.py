@@ -175,3 +175,40 @@ def test_document_filter_shows_the_allowed_copy_of_a_duplicate(engine: Engine) -
     assert [(p.source, p.lines) for p in answer.passages[0].also_in] == [
         ("001_e71676ddd8f87f03.txt", (189, 193))
     ]
+
+
+BRIEFING = (
+    "Sanctions briefing\n\n"
+    "The spokesman said the sanctions should be eased and the talks resumed.\n\n"
+    "Regular Press Conference on February 9, 2022\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "quoted", "not_quoted"),
+    [
+        (
+            "When was the press conference on sanctions?",
+            "Regular Press Conference on February 9, 2022",
+            None,
+        ),
+        (
+            "What did the spokesman say about the sanctions?",
+            "The spokesman said",
+            "Press Conference",
+        ),
+    ],
+)
+def test_a_dated_title_line_answers_when_and_only_when(
+    settings: Settings,
+    fake_embedder: FakeEmbedder,
+    question: str,
+    quoted: str,
+    not_quoted: str | None,
+) -> None:
+    (settings.docs / "briefing.txt").write_text(BRIEFING, encoding="utf-8")
+    build_index(settings, embedder_factory=lambda: fake_embedder)
+    answer = Engine.open(settings, embedder_factory=lambda: fake_embedder).ask(question)
+    assert quoted in answer.answer
+    if not_quoted is not None:
+        assert not_quoted not in answer.answer
