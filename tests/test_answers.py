@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from fakes import FakeEmbedder
 
-from qa.answer import EMPTY_QUESTION, NOT_FOUND
+from qa.answer import _DATE, _NAME, _NUMBER, EMPTY_QUESTION, NOT_FOUND, answer_type
 from qa.build import build_index
 from qa.engine import Engine
 from qa.settings import Settings
@@ -212,3 +212,25 @@ def test_a_dated_title_line_answers_when_and_only_when(
     assert quoted in answer.answer
     if not_quoted is not None:
         assert not_quoted not in answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("When did the Korean War start?", "date"),
+        ("On what day was the webinar held?", "date"),
+        ("In which year was the treaty signed?", "date"),
+        ("Which month did the drills begin?", "date"),
+        ("And when did the Americans land at Inchon?", "date"),
+        ("How many bases are there?", "number"),
+        ("Which anniversary was marked?", "number"),
+        ("Who directed the film?", "name"),
+        ("And who went with him?", "name"),
+        ("What day-to-day work does the group do?", None),
+        ("What is the treaty about?", None),
+    ],
+)
+def test_the_kind_of_answer_a_question_asks_for(question: str, expected: str | None) -> None:
+    kinds = {_DATE: "date", _NUMBER: "number", _NAME: "name"}
+    found = answer_type(question)
+    assert (kinds[found] if found is not None else None) == expected

@@ -162,15 +162,18 @@ _NUMBER = re.compile(
     re.IGNORECASE,
 )
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")
+_LEAD = r"(?:(?:and|so|but|then),? )?"  # a follow-up's opening word
 _ASKS_DATE = re.compile(
-    r"^\s*(?:when|in what year|on what date|what date|which year|which day)\b", re.I
+    rf"^\s*{_LEAD}(?:when|(?:(?:on|in|by|since|until) )?(?:what|which) "
+    r"(?:year|date|day|month))(?![\w-])",
+    re.I,
 )
 _ASKS_NUMBER = re.compile(
     r"\b(?:how (?:many|much|often|frequently|long|old|far)|what (?:percentage|share|number|"
     r"proportion|fraction)|which anniversary)\b",
     re.I,
 )
-_ASKS_NAME = re.compile(r"^\s*(?:who|whom|whose)\b", re.I)
+_ASKS_NAME = re.compile(rf"^\s*{_LEAD}(?:who|whom|whose)\b", re.I)
 
 
 def answer_type(question: str) -> re.Pattern[str] | None:
