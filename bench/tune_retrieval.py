@@ -89,7 +89,6 @@ def share(hits: list[bool]) -> float:
 ANSWER_GRID = {
     "quote_from": [1, 2, 3],
     "keyword_weight": [0.1, 0.25, 0.4],
-    "type_bonus": [0.0, 0.1, 0.2],
     "second_within": [0.8, 0.9],
 }
 
@@ -105,10 +104,10 @@ def answer_table(engine: Engine, items: list[evaluate.Item]) -> None:
             evaluate.quotes(item, compose(item.question, retrieval, searcher, policy=policy))
             for item, retrieval in retrieved
         ]
-    print("\nquote_from keyword_weight type_bonus second_within  answer-hit")
+    print("\nquote_from keyword_weight second_within  answer-hit")
     for policy, hit in sorted(hits.items(), key=lambda x: -share(x[1]))[:10]:
         print(
-            f"{policy.quote_from:10} {policy.keyword_weight:14} {policy.type_bonus:10} "
+            f"{policy.quote_from:10} {policy.keyword_weight:14} "
             f"{policy.second_within:13}  {share(hit):9.3f}"
         )
     print(f"default: {share(hits[Policy()]):.3f}")

@@ -234,3 +234,40 @@ def test_the_kind_of_answer_a_question_asks_for(question: str, expected: str | N
     kinds = {_DATE: "date", _NUMBER: "number", _NAME: "name"}
     found = answer_type(question)
     assert (kinds[found] if found is not None else None) == expected
+
+
+WEBINAR = (
+    "Webinar notes\n\n"
+    "Many speakers from the peace movement joined Friends of Socialist China.\n\n"
+    "The webinar on the encirclement of China took place on Saturday 24 September 2022.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "quoted", "not_quoted"),
+    [
+        (
+            "On what day did Friends of Socialist China host the webinar on the encirclement?",
+            "The webinar on the encirclement of China took place on Saturday 24 September 2022.",
+            "Many speakers",
+        ),
+        (
+            "Who spoke at the webinar Friends of Socialist China hosted on the encirclement?",
+            "Many speakers from the peace movement",
+            None,
+        ),
+    ],
+)
+def test_a_when_question_is_answered_by_a_sentence_holding_a_date(
+    settings: Settings,
+    fake_embedder: FakeEmbedder,
+    question: str,
+    quoted: str,
+    not_quoted: str | None,
+) -> None:
+    (settings.docs / "webinar.txt").write_text(WEBINAR, encoding="utf-8")
+    build_index(settings, embedder_factory=lambda: fake_embedder)
+    answer = Engine.open(settings, embedder_factory=lambda: fake_embedder).ask(question)
+    assert quoted in answer.answer
+    if not_quoted is not None:
+        assert not_quoted not in answer.answer

@@ -112,6 +112,10 @@ def test_eval_reports_metrics_and_fails_below_thresholds(
     assert run(indexed, "eval", str(items), "--json", "--thresholds", str(limits)) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["recall@1"], result["answer_hit"], result["abstention_accuracy"]) == (1, 1, 1)
+    assert run(indexed, "ask", "--json", "Who directed The Battle at Lake Changjin?") == 0
+    asked = json.loads(capsys.readouterr().out)
+    quoted = sum(len(p["answer_spans"]) for p in asked["passages"])
+    assert quoted >= 1 and result["sentences_quoted"] == quoted
     limits.write_text(json.dumps({"latency_ms_p50": 0.0}))
     assert run(indexed, "eval", str(items), "--thresholds", str(limits)) == 1
     assert capsys.readouterr().err.startswith("below threshold: latency_ms_p50 = ")

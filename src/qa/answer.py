@@ -23,7 +23,6 @@ class Policy:
     keyword_weight: float = 0.1  # share of the question's content weight a sentence contains
     rank_weight: float = 0.0  # per rank: a sentence from passage 1 beats a tie from passage 3
     second_within: float = 0.8  # quote a second sentence scoring at least this share of the best
-    type_bonus: float = 0.1  # a sentence holding what the question asks for (a date, a number)
 
 
 @dataclass(frozen=True)
@@ -123,6 +122,7 @@ class _Choice:
     passage: int  # row in Index.passages
     sentence: int  # row in Index.sentences
     score: float
+    holds_type: bool  # holds what the question asks for (a date, a number, a name)
 
 
 def _choose_sentences(
@@ -140,12 +140,15 @@ def _choose_sentences(
             score = (
                 float(retrieval.sentence_scores[row])
                 + policy.keyword_weight * _overlap(wanted, text)
-                + policy.type_bonus * (wanted_type is not None and bool(wanted_type.search(text)))
                 - policy.rank_weight * rank
             )
             if row not in scored or scored[row].score < score:
-                scored[row] = _Choice(hit.row, row, score)
+                scored[row] = _Choice(hit.row, row, score, _holds(wanted_type, text))
     ranked = sorted(scored.values(), key=lambda c: -c.score)
+    typed = [c for c in ranked if c.holds_type]
+    if typed and typed[0].score >= policy.second_within * ranked[0].score:
+        # "When ...?" is answered by the sentence with a date in it, when it is nearly as good.
+        ranked = typed
     best = ranked[:1]
     if len(ranked) > 1 and ranked[1].score >= policy.second_within * ranked[0].score:
         best.append(ranked[1])
@@ -185,6 +188,10 @@ def answer_type(question: str) -> re.Pattern[str] | None:
     if _ASKS_NAME.search(question):
         return _NAME
     return None
+
+
+def _holds(wanted_type: re.Pattern[str] | None, text: str) -> bool:
+    return wanted_type is not None and bool(wanted_type.search(text))
 
 
 def _dated_line_answers(wanted_type: re.Pattern[str] | None, text: str) -> bool:

@@ -34,6 +34,7 @@ class Outcome:
     answer_hit: bool
     abstained: bool
     seconds: float
+    quoted: int = 0  # sentences the answer quotes: answer-hit alone would reward quoting more
 
 
 def read_items(path: Path) -> list[Item]:
@@ -82,15 +83,16 @@ def run(
 def _judge(
     item: Item, answer: Answer, document_text: Callable[[str], str], seconds: float
 ) -> Outcome:
+    quoted = sum(len(p.answer_spans) for p in answer.passages)
     if item.evidence is None:
-        return Outcome(item, None, False, answer.abstained, seconds)
+        return Outcome(item, None, False, answer.abstained, seconds, quoted)
     evidence = normalise(item.evidence)
 
     def holds(place: CitedPassage | Place) -> bool:
         return evidence in normalise(document_text(place.source)[place.start : place.end])
 
     rank = next((p.rank for p in answer.passages if holds(p) or any(map(holds, p.also_in))), None)
-    return Outcome(item, rank, quotes(item, answer), answer.abstained, seconds)
+    return Outcome(item, rank, quotes(item, answer), answer.abstained, seconds, quoted)
 
 
 def quotes(item: Item, answer: Answer) -> bool:
@@ -112,6 +114,7 @@ def metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         "recall@5": _share(answerable, lambda o: o.rank is not None and o.rank <= 5),
         "mrr@10": _mean([1 / o.rank if o.rank else 0.0 for o in answerable]),
         "answer_hit": _share(answerable, lambda o: o.answer_hit),
+        "sentences_quoted": _mean([o.quoted for o in answerable if not o.abstained]),
         "abstention_accuracy": _share(unanswerable, lambda o: o.abstained),
         "wrongly_refused": _share(answerable, lambda o: o.abstained),
         "latency_ms_p50": round(_percentile(latencies, 50), 2),
