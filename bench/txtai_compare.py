@@ -1,0 +1,96 @@
+"""qa beside txtai's hybrid search (the issue's reference), on the same passages, model and
+questions.
+
+txtai indexes qa's own passages (the text a user would see) with the bundled all-MiniLM-L6-v2
+and `hybrid=True` (its BM25 + dense fusion, default weights), so the comparison is the ranking
+alone; then the 200-word windows of the issue's BM25 baseline (bench/baselines.py). A follow-up
+is asked of txtai twice: alone, and after its previous question (txtai has no conversation).
+Prints recall@1 / MRR@10 over the answerable questions of each labelled set, and warm in-process
+latency (txtai: the search; qa: search and answer). Needs txtai, which qa does not depend on:
+`pip install -e '.[bench]'`; without it the script says so and exits.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import statistics
+import time
+from typing import Any
+
+from baselines import windows
+from common import ROOT, machine, seeds_index
+
+from qa import evaluate
+from qa.engine import Engine
+from qa.settings import bundled_model_path
+
+SETS = ("seeds.jsonl", "heldout.jsonl")
+
+
+def txtai_index(texts: list[str]) -> Any:
+    from txtai import Embeddings  # optional, so imported only here
+
+    embeddings = Embeddings(path=str(bundled_model_path()), hybrid=True, content=False)
+    embeddings.index([(row, text, None) for row, text in enumerate(texts)])
+    embeddings.search("warm up", 1)
+    return embeddings
+
+
+def txtai_ranks(
+    embeddings: Any, passages: list[str], items: list[evaluate.Item], *, with_history: bool
+) -> tuple[list[int | None], list[float]]:
+    ranks: list[int | None] = []
+    seconds: list[float] = []
+    texts = [evaluate.normalise(text) for text in passages]
+    for item in items:
+        assert item.evidence is not None
+        query = " ".join([*item.history[-1:], item.question]) if with_history else item.question
+        started = time.perf_counter()
+        found = embeddings.search(query, evaluate.RANKS)
+        seconds.append(time.perf_counter() - started)
+        evidence = evaluate.normalise(item.evidence)
+        rows = [int(row) for row, _ in found]
+        ranks.append(next((n for n, r in enumerate(rows, 1) if evidence in texts[r]), None))
+    return ranks, seconds
+
+
+def qa_ranks(engine: Engine, items: list[evaluate.Item]) -> tuple[list[int | None], list[float]]:
+    texts = {d.source: d.text for d in engine.index.documents}
+    outcomes = evaluate.run(
+        items, lambda i: engine.ask(i.question, history=i.history, top_k=evaluate.RANKS), texts.get
+    )
+    return [o.rank for o in outcomes], [o.seconds for o in outcomes]
+
+
+def report(name: str, ranks: list[int | None], seconds: list[float]) -> None:
+    recall = sum(r == 1 for r in ranks) / len(ranks)
+    mrr = sum(1 / r for r in ranks if r) / len(ranks)
+    p50 = statistics.median(seconds) * 1000
+    print(f"  {name:45} recall@1 {recall:.3f}  MRR@10 {mrr:.3f}  p50 {p50:6.2f} ms")
+
+
+def main() -> None:
+    print(f"machine: {machine()}")
+    if importlib.util.find_spec("txtai") is None:
+        print("txtai is not installed: pip install -e '.[bench]' to compare with it")
+        return
+    engine = Engine.open(seeds_index())
+    engine.warm()
+    chunkings = {
+        "qa's passages": [p.text for p in engine.index.passages],
+        "200-word windows": [w for d in engine.index.documents for w in windows(d.text)],
+    }
+    indexes = {name: (texts, txtai_index(texts)) for name, texts in chunkings.items()}
+    for name in SETS:
+        items = [i for i in evaluate.read_items(ROOT / "eval" / name) if i.evidence is not None]
+        print(f"eval/{name}: {len(items)} answerable questions")
+        for chunking, (texts, embeddings) in indexes.items():
+            for with_history in (False, True):
+                label = f"txtai hybrid, {chunking}" + (", +history" if with_history else "")
+                report(label, *txtai_ranks(embeddings, texts, items, with_history=with_history))
+        engine.clear_caches()
+        report("qa (as shipped, incl. the answer)", *qa_ranks(engine, items))
+
+
+if __name__ == "__main__":
+    main()
