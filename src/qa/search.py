@@ -27,7 +27,7 @@ class Weights:
     passage: float = 0.5
     sentence: float = 0.4
     keyword: float = 0.1
-    coverage: float = 0.3
+    coverage: float = 0.7
 
 
 @dataclass(frozen=True)
