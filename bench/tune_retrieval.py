@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import statistics
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -22,10 +23,10 @@ from qa.engine import Engine
 from qa.search import Searcher, Weights
 
 GRID = {
-    "passage": [0.3, 0.5, 0.7],
-    "sentence": [0.0, 0.2, 0.4],
+    "passage": [0.3, 0.5, 0.7, 0.9],
+    "sentence": [0.0, 0.2, 0.4, 0.6, 0.8],
     "keyword": [0.0, 0.1, 0.2, 0.3],
-    "coverage": [0.0, 0.15, 0.3, 0.5, 0.7, 0.9],
+    "coverage": [0.0, 0.15, 0.3, 0.5, 0.7, 0.9, 1.1],
 }
 
 
@@ -88,29 +89,34 @@ def share(hits: list[bool]) -> float:
 
 ANSWER_GRID = {
     "quote_from": [1, 2, 3],
-    "keyword_weight": [0.1, 0.25, 0.4],
-    "second_within": [0.8, 0.9],
+    "keyword_weight": [0.0, 0.05, 0.1, 0.25, 0.4],
+    "second_within": [0.6, 0.7, 0.8, 0.9],
 }
 
 
 def answer_table(engine: Engine, items: list[evaluate.Item]) -> None:
-    """Answer-hit for each sentence-choice setting, on the default ranking."""
+    """Answer-hit, and sentences quoted per answer, for each sentence-choice setting."""
     retrieved = [(item, engine.retrieve(item.question, item.history)[1]) for item in items]
     searcher = Searcher(engine.index)
     hits: dict[Policy, list[bool]] = {}
+    quoted: dict[Policy, float] = {}
     for values in itertools.product(*ANSWER_GRID.values()):
         policy = Policy(**dict(zip(ANSWER_GRID, values, strict=True)))
-        hits[policy] = [
-            evaluate.quotes(item, compose(item.question, retrieval, searcher, policy=policy))
+        answers = [
+            (item, compose(item.question, retrieval, searcher, policy=policy))
             for item, retrieval in retrieved
         ]
-    print("\nquote_from keyword_weight second_within  answer-hit")
-    for policy, hit in sorted(hits.items(), key=lambda x: -share(x[1]))[:10]:
+        hits[policy] = [evaluate.quotes(item, answer) for item, answer in answers]
+        quoted[policy] = statistics.mean(
+            sum(len(p.answer_spans) for p in answer.passages) for _, answer in answers
+        )
+    print("\nquote_from keyword_weight second_within  answer-hit  sentences quoted")
+    for policy, hit in sorted(hits.items(), key=lambda x: (-share(x[1]), quoted[x[0]]))[:12]:
         print(
             f"{policy.quote_from:10} {policy.keyword_weight:14} "
-            f"{policy.second_within:13}  {share(hit):9.3f}"
+            f"{policy.second_within:13}  {share(hit):9.3f}  {quoted[policy]:16.2f}"
         )
-    print(f"default: {share(hits[Policy()]):.3f}")
+    print(f"default: {share(hits[Policy()]):.3f}, {quoted[Policy()]:.2f} sentences quoted")
     held_out = cross_validated(hits, share)
     print(f"2-fold cross-validation x20: answer-hit {held_out:.3f} (held-out half)")
 
