@@ -185,36 +185,6 @@ BRIEFING = (
 
 
 @pytest.mark.parametrize(
-    ("question", "quoted", "not_quoted"),
-    [
-        (
-            "When was the press conference on sanctions?",
-            "Regular Press Conference on February 9, 2022",
-            None,
-        ),
-        (
-            "What did the spokesman say about the sanctions?",
-            "The spokesman said",
-            "Press Conference",
-        ),
-    ],
-)
-def test_a_dated_title_line_answers_when_and_only_when(
-    settings: Settings,
-    fake_embedder: FakeEmbedder,
-    question: str,
-    quoted: str,
-    not_quoted: str | None,
-) -> None:
-    (settings.docs / "briefing.txt").write_text(BRIEFING, encoding="utf-8")
-    build_index(settings, embedder_factory=lambda: fake_embedder)
-    answer = Engine.open(settings, embedder_factory=lambda: fake_embedder).ask(question)
-    assert quoted in answer.answer
-    if not_quoted is not None:
-        assert not_quoted not in answer.answer
-
-
-@pytest.mark.parametrize(
     ("question", "expected"),
     [
         ("When did the Korean War start?", "date"),
@@ -244,28 +214,47 @@ WEBINAR = (
 
 
 @pytest.mark.parametrize(
-    ("question", "quoted", "not_quoted"),
+    ("document", "question", "quoted", "not_quoted"),
     [
-        (
+        pytest.param(
+            BRIEFING,
+            "When was the press conference on sanctions?",
+            "Regular Press Conference on February 9, 2022",
+            None,
+            id="a dated title line answers when",
+        ),
+        pytest.param(
+            BRIEFING,
+            "What did the spokesman say about the sanctions?",
+            "The spokesman said",
+            "Press Conference",
+            id="and only when",
+        ),
+        pytest.param(
+            WEBINAR,
             "On what day did Friends of Socialist China host the webinar on the encirclement?",
             "The webinar on the encirclement of China took place on Saturday 24 September 2022.",
             "Many speakers",
+            id="a date question quotes the dated sentence alone",
         ),
-        (
+        pytest.param(
+            WEBINAR,
             "Who spoke at the webinar Friends of Socialist China hosted on the encirclement?",
             "Many speakers from the peace movement",
             None,
+            id="other questions do not",
         ),
     ],
 )
-def test_a_when_question_is_answered_by_a_sentence_holding_a_date(
+def test_the_sentence_quoted_fits_what_the_question_asks(
     settings: Settings,
     fake_embedder: FakeEmbedder,
+    document: str,
     question: str,
     quoted: str,
     not_quoted: str | None,
 ) -> None:
-    (settings.docs / "webinar.txt").write_text(WEBINAR, encoding="utf-8")
+    (settings.docs / "notes.txt").write_text(document, encoding="utf-8")
     build_index(settings, embedder_factory=lambda: fake_embedder)
     answer = Engine.open(settings, embedder_factory=lambda: fake_embedder).ask(question)
     assert quoted in answer.answer
