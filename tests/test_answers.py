@@ -260,3 +260,15 @@ def test_the_sentence_quoted_fits_what_the_question_asks(
     assert quoted in answer.answer
     if not_quoted is not None:
         assert not_quoted not in answer.answer
+
+
+def test_a_sentence_repeated_in_the_documents_is_quoted_once(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    caption = "Tourists take photos at the memorial site in Shanghai on June 5, 2025."
+    text = f"Memorial\n\n{caption}\n\nThe site draws many visitors every summer.\n\n{caption}\n"
+    (settings.docs / "captions.txt").write_text(text, encoding="utf-8")
+    build_index(settings, embedder_factory=lambda: fake_embedder)
+    engine = Engine.open(settings, embedder_factory=lambda: fake_embedder)
+    answer = engine.ask("When did tourists take photos at the memorial site in Shanghai?")
+    assert answer.answer == f"{caption} [1]"

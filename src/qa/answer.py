@@ -150,8 +150,10 @@ def _choose_sentences(
         # "When ...?" is answered by the sentence with a date in it, when it is nearly as good.
         ranked = typed
     best = ranked[:1]
-    if len(ranked) > 1 and ranked[1].score >= policy.second_within * ranked[0].score:
-        best.append(ranked[1])
+    runners_up = (c for c in ranked[1:] if not searcher.same_sentence(c.sentence, best[0].sentence))
+    second = next(runners_up, None)
+    if second is not None and second.score >= policy.second_within * ranked[0].score:
+        best.append(second)
     return best
 
 

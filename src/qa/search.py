@@ -190,6 +190,11 @@ class Searcher:
         first = next(r for r in ordered if shown is None or r in shown)
         return replace(hit, row=first, duplicates=tuple(r for r in ordered if r != first))
 
+    def same_sentence(self, a: int, b: int) -> bool:
+        """The same words (a caption or a quote repeated in the documents): quoting both says
+        nothing new."""
+        return self.sentence_text(a).split() == self.sentence_text(b).split()
+
     def same_text(self, a: int, b: int) -> bool:
         """Near-identical text; the vectors are compared first because that costs one dot."""
         if a == b:
