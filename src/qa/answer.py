@@ -144,7 +144,13 @@ def _choose_sentences(
             )
             if row not in scored or scored[row].score < score:
                 scored[row] = _Choice(hit.row, row, score, _holds(wanted_type, text))
-    ranked = sorted(scored.values(), key=lambda c: -c.score)
+    return _best_and_close_second(list(scored.values()), searcher, policy)
+
+
+def _best_and_close_second(
+    candidates: list[_Choice], searcher: Searcher, policy: Policy
+) -> list[_Choice]:
+    ranked = sorted(candidates, key=lambda c: -c.score)
     typed = [c for c in ranked if c.holds_type]
     if typed and typed[0].score >= policy.second_within * ranked[0].score:
         # "When ...?" is answered by the sentence with a date in it, when it is nearly as good.
