@@ -44,13 +44,17 @@ def bm25_windows_ranks(engine: Engine, items: list[evaluate.Item]) -> list[int |
     return ranks
 
 
-def engine_ranks(engine: Engine, items: list[evaluate.Item]) -> list[int | None]:
+def engine_outcomes(engine: Engine, items: list[evaluate.Item]) -> list[evaluate.Outcome]:
     texts = {d.source: d.text for d in engine.index.documents}
 
     def ask(item: evaluate.Item) -> Answer:
         return engine.ask(item.question, history=item.history, top_k=evaluate.RANKS)
 
-    return [o.rank for o in evaluate.run(items, ask, texts.get)]
+    return evaluate.run(items, ask, texts.get)
+
+
+def engine_ranks(engine: Engine, items: list[evaluate.Item]) -> list[int | None]:
+    return [o.rank for o in engine_outcomes(engine, items)]
 
 
 def report(name: str, ranks: list[int | None]) -> None:

@@ -17,10 +17,11 @@ import statistics
 import time
 from typing import Any
 
-from baselines import bm25_windows_ranks, engine_ranks, windows
+from baselines import bm25_windows_ranks, engine_outcomes, engine_ranks, windows
 from common import ROOT, machine, seeds_index
 
 from qa import evaluate
+from qa.embedding import Embedder, load_embedder
 from qa.engine import Engine
 from qa.search import Weights
 from qa.settings import bundled_model_path
@@ -62,10 +63,7 @@ def txtai_ranks(
 
 
 def qa_ranks(engine: Engine, items: list[evaluate.Item]) -> tuple[list[int | None], list[float]]:
-    texts = {d.source: d.text for d in engine.index.documents}
-    outcomes = evaluate.run(
-        items, lambda i: engine.ask(i.question, history=i.history, top_k=evaluate.RANKS), texts.get
-    )
+    outcomes = engine_outcomes(engine, items)
     return [o.rank for o in outcomes], [o.seconds for o in outcomes]
 
 
@@ -95,9 +93,11 @@ def reweighted(ranks: list[int | None], bm25_found: list[bool]) -> tuple[float, 
     )
 
 
-def estimate(engine: Engine, windows_index: tuple[list[str], Any]) -> None:
+def estimate(engine: Engine, model: Embedder, windows_index: tuple[list[str], Any]) -> None:
     items = [i for n in SETS for i in evaluate.read_items(ROOT / "eval" / n) if i.evidence]
-    dense = Engine(engine.settings, engine.index, weights=Weights(1, 0, 0, 0))
+    dense = Engine(
+        engine.settings, engine.index, weights=Weights(1, 0, 0, 0), embedder_factory=lambda: model
+    )
     systems = {
         "dense passage cosine alone": engine_ranks(dense, items),
         "txtai hybrid, 200-word windows": txtai_ranks(
@@ -118,7 +118,9 @@ def main() -> None:
     if importlib.util.find_spec("txtai") is None:
         print("txtai is not installed: pip install -e '.[bench]' to compare with it")
         return
-    engine = Engine.open(seeds_index())
+    settings = seeds_index()
+    model = load_embedder(settings)  # one model for qa and the dense baseline
+    engine = Engine.open(settings, embedder_factory=lambda: model)
     engine.warm()
     chunkings = {
         "qa's passages": [p.text for p in engine.index.passages],
@@ -126,7 +128,7 @@ def main() -> None:
     }
     indexes = {name: (texts, txtai_index(texts)) for name, texts in chunkings.items()}
     compare(engine, indexes)
-    estimate(engine, indexes["200-word windows"])
+    estimate(engine, model, indexes["200-word windows"])
 
 
 def compare(engine: Engine, indexes: dict[str, tuple[list[str], Any]]) -> None:

@@ -135,15 +135,19 @@ def _choose_sentences(
     for rank, hit in enumerate(retrieval.hits[: policy.quote_from]):
         for row in map(int, searcher.sentences_in(hit.row)):
             text = searcher.sentence_text(row)
-            if searcher.is_heading(row) and not _dated_line_answers(wanted_type, text):
-                continue  # a heading names the topic; it does not answer
+            holds_type = wanted_type is not None and bool(wanted_type.search(text))
+            if searcher.is_heading(row) and not (wanted_type is _DATE and holds_type):
+                # A heading names the topic; only a dated one (a dateline, "... Press Conference
+                # on February 9, 2022") answers, and only "when": quoting headings for other
+                # questions cost more answers than it gained on the labelled sets.
+                continue
             score = (
                 float(retrieval.sentence_scores[row])
                 + policy.keyword_weight * _overlap(wanted, text)
                 - policy.rank_weight * rank
             )
             if row not in scored or scored[row].score < score:
-                scored[row] = _Choice(hit.row, row, score, _holds(wanted_type, text))
+                scored[row] = _Choice(hit.row, row, score, holds_type)
     return _best_and_close_second(list(scored.values()), searcher, policy)
 
 
@@ -196,17 +200,6 @@ def answer_type(question: str) -> re.Pattern[str] | None:
     if _ASKS_NAME.search(question):
         return _NAME
     return None
-
-
-def _holds(wanted_type: re.Pattern[str] | None, text: str) -> bool:
-    return wanted_type is not None and bool(wanted_type.search(text))
-
-
-def _dated_line_answers(wanted_type: re.Pattern[str] | None, text: str) -> bool:
-    """A title-like line that carries a date (a dateline, "... Press Conference on February 9,
-    2022") answers a "when" question; for other questions, quoting headings cost more answers
-    than it gained on the labelled sets."""
-    return wanted_type is _DATE and bool(_DATE.search(text))
 
 
 def _overlap(wanted: dict[str, float], text: str) -> float:
