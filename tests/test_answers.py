@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from fakes import FakeEmbedder
 
-from qa.answer import _DATE, _NAME, _NUMBER, EMPTY_QUESTION, NOT_FOUND, answer_type
+from qa.answer import (
+    _DATE,
+    _NAME,
+    _NUMBER,
+    EMPTY_QUESTION,
+    NOT_FOUND,
+    Policy,
+    answer_type,
+    compose,
+)
 from qa.build import build_index
 from qa.engine import Engine
+from qa.search import Searcher
 from qa.settings import Settings
 
 FILM = "Who directed The Battle at Lake Changjin?"
@@ -272,3 +283,30 @@ def test_a_sentence_repeated_in_the_documents_is_quoted_once(
     engine = Engine.open(settings, embedder_factory=lambda: fake_embedder)
     answer = engine.ask("When did tourists take photos at the memorial site in Shanghai?")
     assert answer.answer == f"{caption} [1]"
+
+
+def test_a_sentence_repeated_in_another_spelling_is_quoted_once_from_the_first_passage(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    dotted = "Garrisoned with 73 U.S. military bases, South Korea is a frontline state."
+    plain = "Garrisoned with 73 US military bases, South Korea is a frontline state."
+    (settings.docs / "article.txt").write_text(f"{dotted} Many troops stay.\n", encoding="utf-8")
+    (settings.docs / "quote.txt").write_text(f"{plain}\n", encoding="utf-8")
+    build_index(settings, embedder_factory=lambda: fake_embedder)
+    engine = Engine.open(settings, embedder_factory=lambda: fake_embedder)
+    question = "How many US military bases are in South Korea?"
+    _, retrieval = engine.retrieve(question)
+    searcher = Searcher(engine.index)
+    assert [engine.index.passages[h.row].source for h in retrieval.hits] == [
+        "quote.txt",
+        "article.txt",
+    ]
+    # The spelling in the second passage scores higher: the sentence is still cited in the first.
+    rows = {searcher.sentence_text(r): r for r in range(len(engine.index.sentences))}
+    scores = retrieval.sentence_scores.copy()
+    scores[rows[dotted]], scores[rows[plain]] = 0.9, 0.8
+    answer = compose(
+        question, replace(retrieval, sentence_scores=scores), searcher, policy=Policy()
+    )
+    assert answer.answer == f"{plain} [1]"
+    assert [p.answer_spans for p in answer.passages] == [((0, len(plain)),), ()]

@@ -159,7 +159,9 @@ def _best_and_close_second(
     if typed and typed[0].score >= policy.second_within * ranked[0].score:
         # "When ...?" is answered by the sentence with a date in it, when it is nearly as good.
         ranked = typed
-    best = ranked[:1]
+    # A sentence the documents print twice (a quote, a copy spelling "US" for "U.S.") is cited
+    # in the best-ranked passage holding it; candidates come in passage rank order.
+    best = [next(c for c in candidates if searcher.same_sentence(c.sentence, ranked[0].sentence))]
     runners_up = (c for c in ranked[1:] if not searcher.same_sentence(c.sentence, best[0].sentence))
     second = next(runners_up, None)
     if second is not None and second.score >= policy.second_within * ranked[0].score:

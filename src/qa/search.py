@@ -193,7 +193,7 @@ class Searcher:
     def same_sentence(self, a: int, b: int) -> bool:
         """The same words (a caption or a quote repeated in the documents): quoting both says
         nothing new."""
-        return self.sentence_text(a).split() == self.sentence_text(b).split()
+        return _words(self.sentence_text(a)) == _words(self.sentence_text(b))
 
     def same_text(self, a: int, b: int) -> bool:
         """Near-identical text; the vectors are compared first because that costs one dot."""
@@ -237,3 +237,8 @@ def _passage_of_sentences(count: int, pointers: np.ndarray, rows: np.ndarray) ->
 
 def keyword_query(text: str, *, weight: float = 1.0) -> list[tuple[str, float]]:
     return [(t, weight) for t in terms(text)]
+
+
+def _words(text: str) -> list[str]:
+    """Words without case or punctuation: "U.S. forces" and "US forces" read the same."""
+    return [w for w in (re.sub(r"\W", "", token).lower() for token in text.split()) if w]
