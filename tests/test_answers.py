@@ -188,6 +188,19 @@ def test_document_filter_shows_the_allowed_copy_of_a_duplicate(engine: Engine) -
     ]
 
 
+def test_every_copy_of_a_passage_is_listed(settings: Settings, fake_embedder: FakeEmbedder) -> None:
+    text = "Boilerplate\n\nEvery branch office keeps the visitor log for seven years.\n"
+    for number in range(20):
+        (settings.docs / f"office{number:02d}.txt").write_text(text, encoding="utf-8")
+    build_index(settings, embedder_factory=lambda: fake_embedder)
+    engine = Engine.open(settings, embedder_factory=lambda: fake_embedder)
+    answer = engine.ask("How long do branch offices keep the visitor log?")
+    assert [p.source for p in answer.passages] == ["office00.txt"]
+    assert [p.source for p in answer.passages[0].also_in] == [
+        f"office{number:02d}.txt" for number in range(1, 20)
+    ]
+
+
 BRIEFING = (
     "Sanctions briefing\n\n"
     "The spokesman said the sanctions should be eased and the talks resumed.\n\n"

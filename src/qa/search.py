@@ -17,6 +17,7 @@ from qa.keyword import terms
 CANDIDATES = 50  # per signal, before fusion
 SAME_TEXT = 0.8  # shingle overlap above which two passages are one passage shown once
 NEAR_VECTOR = 0.9  # cosine below which two passages cannot be near-identical
+_PUNCTUATION = re.compile(r"[^\w\s]")
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Searcher:
         self.weights = weights or Weights()
         self._row_source = [p.source for p in index.passages]
         self._shingle_cache: dict[int, frozenset[str]] = {}
+        self._twin_cache: dict[int, tuple[int, ...]] = {}
         self._sentence_ptr, self._sentence_rows = _sentences_of_passages(index)
         self._sentence_passage = _passage_of_sentences(
             len(index.sentences), self._sentence_ptr, self._sentence_rows
@@ -87,12 +89,11 @@ class Searcher:
     ) -> np.ndarray:
         """The union of each signal's best passages; only these are scored in full."""
         _, dense_rows = self.index.dense.search(query.vector[None, :], CANDIDATES, allowed=allowed)
-        best_sentences = np.argsort(-sentence_scores)[: CANDIDATES * 2]
         rows = np.concatenate(
             [
                 dense_rows[0][dense_rows[0] >= 0],
-                np.argsort(-keyword)[:CANDIDATES],
-                self._sentence_passage[best_sentences],
+                _top(keyword, CANDIDATES),
+                self._sentence_passage[_top(sentence_scores, CANDIDATES * 2)],
             ]
         )
         rows = np.unique(rows[rows >= 0])
@@ -172,23 +173,34 @@ class Searcher:
                     break
                 kept.append(hit)
         shown = None if allowed is None else set(allowed.tolist())
+        self._find_twins([h.row for h in kept])
         return [self._with_duplicates(h, shown) for h in kept]
 
     def _with_duplicates(self, hit: Hit, shown: set[int] | None) -> Hit:
         """The hit and its twins anywhere in the index; the first by (source, start) that the
         document filter allows stands for the group, so equal scores never make the shown copy
         depend on float noise."""
-        vector = self.index.passage_vectors[hit.row]
-        scores, rows = self.index.dense.search(vector[None, :], 16)
-        group = {hit.row} | {
-            int(r)
-            for s, r in zip(scores[0], rows[0], strict=True)
-            if r >= 0 and s >= NEAR_VECTOR and self.same_text(hit.row, int(r))
-        }
-        passages = self.index.passages
-        ordered = sorted(group, key=lambda r: (passages[r].source, passages[r].start))
+        ordered = self._twin_cache[hit.row]
         first = next(r for r in ordered if shown is None or r in shown)
         return replace(hit, row=first, duplicates=tuple(r for r in ordered if r != first))
+
+    def _find_twins(self, rows: list[int]) -> None:
+        """Each row's near-identical passages, ordered by (source, start), itself included.
+
+        One pass over the passage vectors for all new rows at once (the scan, not the
+        arithmetic, is what costs on a large index), remembered because the index behind a
+        Searcher never changes.
+        """
+        new = [r for r in dict.fromkeys(rows) if r not in self._twin_cache]
+        if not new:
+            return
+        close = self.index.passage_vectors @ self.index.passage_vectors[new].T
+        passages = self.index.passages
+        for column, row in enumerate(new):
+            near = np.flatnonzero(close[:, column] >= NEAR_VECTOR).tolist()
+            group = {row} | {r for r in near if self.same_text(row, r)}
+            ordered = sorted(group, key=lambda r: (passages[r].source, passages[r].start))
+            self._twin_cache[row] = tuple(ordered)
 
     def same_sentence(self, a: int, b: int) -> bool:
         """The same words (a caption or a quote repeated in the documents): quoting both says
@@ -235,10 +247,17 @@ def _passage_of_sentences(count: int, pointers: np.ndarray, rows: np.ndarray) ->
     return out
 
 
+def _top(values: np.ndarray, count: int) -> np.ndarray:
+    """Rows of the `count` largest values, in no particular order (the caller unions them)."""
+    if len(values) <= count:
+        return np.arange(len(values))
+    return np.argpartition(-values, count - 1)[:count]
+
+
 def keyword_query(text: str, *, weight: float = 1.0) -> list[tuple[str, float]]:
     return [(t, weight) for t in terms(text)]
 
 
 def _words(text: str) -> list[str]:
     """Words without case or punctuation: "U.S. forces" and "US forces" read the same."""
-    return [w for w in (re.sub(r"\W", "", token).lower() for token in text.split()) if w]
+    return _PUNCTUATION.sub("", text).lower().split()
