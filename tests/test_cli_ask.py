@@ -65,6 +65,24 @@ def test_ask_for_a_terminal_numbers_citations(
     assert "\n[3] " not in out
 
 
+def test_ask_for_a_terminal_lists_five_copies_and_counts_the_rest(
+    settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeEmbedder()
+    monkeypatch.setattr("qa.engine.load_embedder", lambda settings: fake)
+    for number in range(8):
+        (settings.docs / f"office{number}.txt").write_text(
+            "Every branch office keeps the visitor log for seven years.\n", encoding="utf-8"
+        )
+    build_index(settings, embedder_factory=lambda: fake)
+    assert run(settings, "ask", "How long does a branch office keep the visitor log?") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-6:] == [
+        *(f"    also in office{number}.txt, lines 1-1" for number in range(1, 6)),
+        "    and in 2 more places (--json lists them all)",
+    ]
+
+
 def test_empty_question_says_so(indexed: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(indexed, "ask", "  ") == 0
     assert capsys.readouterr().out == "Please type a question.\n"

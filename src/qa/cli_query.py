@@ -6,10 +6,11 @@ import argparse
 import json
 import sys
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qa.answer import Answer
+from qa.answer import Answer, Place
 from qa.settings import Settings
 
 EXIT_OK, EXIT_ERROR = 0, 1
@@ -66,8 +67,19 @@ def render(answer: Answer, settings: Settings) -> str:
         lines += textwrap.wrap(
             " ".join(p.text.split()), width=96, initial_indent="    ", subsequent_indent="    "
         )[:6]
-        lines += [f"    also in {a.source}, lines {a.lines[0]}-{a.lines[1]}" for a in p.also_in]
+        lines += _also_in(p.also_in)
     return "\n".join(lines)
+
+
+ALSO_IN_SHOWN = 5  # a passage copied into hundreds of files must not flood the terminal
+
+
+def _also_in(places: Sequence[Place]) -> list[str]:
+    lines = [f"    also in {a.source}, lines {a.lines[0]}-{a.lines[1]}" for a in places]
+    if len(lines) <= ALSO_IN_SHOWN:
+        return lines
+    hidden = len(lines) - ALSO_IN_SHOWN
+    return [*lines[:ALSO_IN_SHOWN], f"    and in {hidden} more places (--json lists them all)"]
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
