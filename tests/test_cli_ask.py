@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -170,3 +173,22 @@ def test_eval_rejects_a_malformed_line(
         f"Error: {items}, line 1: expected {{'question': ..., 'evidence': ...}} or "
         "{'question': ..., 'answerable': false}.\n"
     )
+
+
+@pytest.mark.integration
+def test_ask_into_a_closed_pipe_stops_quietly(real_index: Settings) -> None:
+    """`qa ask ... | head -1`: the reader may leave before qa writes; no traceback then."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("QA_")},
+        "HF_HUB_OFFLINE": "1",
+        "QA_CACHE": str(real_index.cache),
+    }
+    reader, writer = os.pipe()
+    os.close(reader)  # gone before qa has loaded anything
+    args = ["--docs", str(real_index.docs), "--index", str(real_index.index)]
+    done = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "ask", *args, "Who directed the film?"],
+        stdout=writer, stderr=subprocess.PIPE, env=env, text=True, timeout=300,
+    )  # fmt: skip
+    os.close(writer)
+    assert (done.returncode, done.stderr) == (141, "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ from qa.errors import QaError
 from qa.settings import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as `yes | head` leaves it
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,6 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = Settings.from_env(docs=args.docs, index=args.index)
         result: int = args.run(args, settings)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at interpreter exit
         return result
     except QaError as exc:
         print(f"Error: {exc}", file=sys.stderr)
@@ -31,6 +34,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (`qa ask ... | head`): stop quietly with the shell's SIGPIPE status,
+        # and point stdout at nothing so the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 def _parser() -> argparse.ArgumentParser:
