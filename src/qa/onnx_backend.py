@@ -348,6 +348,8 @@ class OnnxEmbedder:
         options.inter_op_num_threads = 1  # the graph is one chain; a second pool only adds wake-ups
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # keep ORT's optimiser chatter off the user's terminal
+        # Idle ORT threads would spin on the cores the numpy work after each call needs.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
                 str(onnx_folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
