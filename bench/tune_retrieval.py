@@ -1,9 +1,10 @@
 """How the ranking weights and the abstention threshold were chosen, reproducibly.
 
 Prints recall@1 / MRR@10 over a grid of signal weights, the same figures for weights picked
-on one half of the questions and measured on the other, then, for a range of abstention
-thresholds, how many answerable questions would be refused and how many unanswerable ones
-answered (the trade-off behind answer.Policy.abstain_below).
+on one half of the questions and measured on the other, the same with answer-hit for the
+stand-ins of question words the documents lack (qa.neighbours NEAR and CREDIT), then, for a
+range of abstention thresholds, how many answerable questions would be refused and how many
+unanswerable ones answered (the trade-off behind answer.Policy.abstain_below).
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ import itertools
 import random
 import statistics
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TypeVar
 
 from common import ROOT, seeds_index
 
 from qa import evaluate
-from qa.answer import Policy, answerability, compose
+from qa.answer import Answer, Policy, answerability, compose
 from qa.embedding import load_embedder
 from qa.engine import Engine
+from qa.neighbours import CREDIT, NEAR, missing_words
 from qa.search import Searcher, Weights
 
 GRID = {
@@ -121,6 +124,43 @@ def answer_table(engine: Engine, items: list[evaluate.Item]) -> None:
     print(f"2-fold cross-validation x20: answer-hit {held_out:.3f} (held-out half)")
 
 
+STAND_IN_GRID = {"near": [0.6, 0.65, 0.7, 0.75], "credit": [0.3, 0.5, 0.8]}
+
+
+def stand_in_table(engine: Engine, items: list[evaluate.Item], texts: dict[str, str]) -> None:
+    """Recall@1, MRR@10 and answer-hit with no stand-ins and for each (near, credit)."""
+    model = load_embedder(engine.settings)
+    searcher = Searcher(engine.index)
+    vocabulary = engine.index.keywords.vocabulary
+    asked = {}
+    for item in items:
+        words = missing_words(item.question, vocabulary)
+        asked[item] = (engine.retrieve(item.question, item.history)[0], words, model.embed(words))
+    print("\nstand-ins (near, credit)  recall@1  mrr@10  answer-hit")
+    firsts: dict[tuple[float, float] | None, list[bool]] = {}
+    for setting in [None, *itertools.product(*STAND_IN_GRID.values())]:
+
+        def ask(item: evaluate.Item, setting: tuple[float, float] | None = setting) -> Answer:
+            query, words, vectors = asked[item]
+            stand_ins = {}
+            if setting is not None and words:
+                near, credit = setting
+                stand_ins = engine.index.term_vectors.stand_ins(
+                    words, vectors, near=near, credit=credit
+                )
+            retrieval = searcher.search(replace(query, stand_ins=stand_ins), k=10)
+            return compose(item.question, retrieval, searcher, policy=engine.policy)
+
+        outcomes = evaluate.run(items, ask, texts.get)
+        recall, mrr = recall_mrr([o.rank for o in outcomes])
+        hit = share([bool(o.answer_hit) for o in outcomes])
+        mark = "  <- qa.neighbours" if setting == (NEAR, CREDIT) else ""
+        print(f"{setting or 'none'!s:24}  {recall:8.3f}  {mrr:6.3f}  {hit:10.3f}{mark}")
+        firsts[setting] = [o.rank == 1 for o in outcomes]
+    held_out = cross_validated(firsts, share)
+    print(f"2-fold cross-validation x20: recall@1 {held_out:.3f} (held-out half)")
+
+
 def threshold_table(engine: Engine, items: list[evaluate.Item]) -> None:
     scores = []
     for item in items:
@@ -153,6 +193,7 @@ def main() -> None:
     held_out = cross_validated(ranks, lambda r: recall_mrr(r)[0])
     print(f"\n2-fold cross-validation x20: recall@1 {held_out:.3f} (held-out half)")
     answer_table(engine, answerable)
+    stand_in_table(engine, answerable, texts)
     threshold_table(engine, items)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -19,13 +20,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from fakes import FakeEmbedder
+from fakes import DIMENSION, FakeEmbedder
 
 from qa.build import BuildReport, build_index, build_lock, chunk_params
 from qa.chunking import Chunks, chunk
 from qa.documents import Document, read_document
 from qa.errors import DocsFolderError, IndexBusyError
 from qa.index import Index, load
+from qa.keyword import stem
 from qa.settings import Settings
 from qa.tokens import token_counter
 
@@ -137,6 +139,13 @@ def assert_index_consistent(index: Index) -> None:
     assert len(index.dense) == len(index.keywords) == len(index.passages)
     assert index.passage_vectors.shape[0] == len(index.passages)
     assert index.sentence_vectors.shape[0] == len(index.sentences)
+    assert index.term_vectors.terms == letter_terms(index)
+    assert index.term_vectors.vectors.shape == (len(index.term_vectors.terms), DIMENSION)
+
+
+def letter_terms(index: Index) -> tuple[str, ...]:
+    """The keyword terms that get a vector: letters only, three or more."""
+    return tuple(sorted(t for t in index.keywords.vocabulary if re.fullmatch(r"[^\W\d_]{3,}", t)))
 
 
 # --------------------------------------------------------------------------- incremental
@@ -149,9 +158,13 @@ def test_first_build_adds_everything(seeded: Settings) -> None:
     assert report_json(report) == expected(
         documents=3, added=SEED_NAMES, passages=passages, embedded=passages
     )
-    assert fake.calls == [passages + sentences]  # one length-sorted run over everything
-    assert fake.texts == [t for name in SEED_NAMES for t in embedded_texts(seeded, name)]
     index = load(seeded.index)
+    words = index.term_vectors.terms
+    # one length-sorted run over every passage and sentence, then one over the vocabulary
+    assert fake.calls == [passages + sentences, len(words)]
+    texts = [t for name in SEED_NAMES for t in embedded_texts(seeded, name)]
+    assert fake.texts[: len(texts)] == texts
+    assert [stem(word) for word in fake.texts[len(texts) :]] == list(words)
     assert [d.source for d in index.documents] == SEED_NAMES
     assert_index_consistent(index)
 
@@ -171,7 +184,8 @@ def test_change_embeds_only_the_changed_document(seeded: Settings) -> None:
     old = document_rows(load(seeded.index))
     changed = SEED_NAMES[2]
     path = seeded.docs / changed
-    path.write_text(path.read_text(encoding="utf-8") + "\n\nA new closing paragraph.\n", "utf-8")
+    text = path.read_text(encoding="utf-8") + "\n\nA new closing paragraph on zeppelins.\n"
+    path.write_text(text, "utf-8")
 
     fake = RecordingEmbedder()
     report = build(seeded, fake)
@@ -182,8 +196,8 @@ def test_change_embeds_only_the_changed_document(seeded: Settings) -> None:
         passages=counts(seeded, SEED_NAMES)[0],
         embedded=passages,
     )
-    assert fake.calls == [passages + sentences]
-    assert fake.texts == embedded_texts(seeded, changed)
+    assert fake.calls == [passages + sentences, 2]  # the words the documents lacked
+    assert fake.texts == [*embedded_texts(seeded, changed), "paragraph", "zeppelins"]
     index = load(seeded.index)
     assert_index_consistent(index)
     new = document_rows(index)
@@ -191,7 +205,7 @@ def test_change_embeds_only_the_changed_document(seeded: Settings) -> None:
         assert new[name] == old[name]
     assert new[changed] != old[changed]
     assert index.document(changed) is not None
-    assert index.document(changed).text.endswith("A new closing paragraph.\n")  # type: ignore[union-attr]
+    assert index.document(changed).text.endswith("A new closing paragraph on zeppelins.\n")  # type: ignore[union-attr]
 
 
 def test_delete_embeds_nothing(seeded: Settings) -> None:
@@ -223,7 +237,9 @@ def test_add_embeds_only_the_new_document(seeded: Settings) -> None:
         passages=counts(seeded, [*SEED_NAMES, "sub/new.md"])[0],
         embedded=passages,
     )
-    assert fake.texts == embedded_texts(seeded, "sub/new.md")
+    # then the words no other document has, in the order of their terms
+    new_words = ["cabbage", "fermented", "kimchi"]  # "notes" is in the seeds
+    assert fake.texts == [*embedded_texts(seeded, "sub/new.md"), *new_words]
     assert_index_consistent(load(seeded.index))
 
 
@@ -267,7 +283,8 @@ def test_chunking_change_rebuilds_everything(seeded: Settings, change: dict[str,
         embedded=passages,
         warnings=["model or chunking changed: every document is embedded again"],
     )
-    assert fake.calls == [passages + sentences]
+    index = load(settings.index)
+    assert fake.calls == [passages + sentences, len(index.term_vectors.terms)]
     index = load(settings.index)
     assert index.manifest["chunking"] == chunk_params(settings).as_dict()
     assert_index_consistent(index)
@@ -689,7 +706,8 @@ def test_incremental_build_with_the_real_model(seeded: Settings) -> None:
     recorder.texts.clear()
     report = build_index(seeded, embedder_factory=lambda: recorder)
     assert report.added == ["note.txt"] and report.embedded == 1
-    assert recorder.texts == embedded_texts(seeded, "note.txt")
+    new_words = ["cabbage", "dish", "fermented", "kimchi"]  # the rest are in the first file
+    assert recorder.texts == [*embedded_texts(seeded, "note.txt"), *new_words]
     index = load(seeded.index)
     assert document_rows(index)[SEED_NAMES[0]] == before[SEED_NAMES[0]]
     lo, _ = index.document("note.txt").passages  # type: ignore[union-attr]

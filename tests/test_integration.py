@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from qa import cli
 from qa.embedding import TorchEmbedder
 from qa.engine import Engine
 from qa.evaluate import read_items
+from qa.search import Searcher
 from qa.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -52,6 +54,19 @@ def test_film_question_cites_the_review_once_with_its_copy(real_engine: Engine) 
         "at the Beijing International Film Festival on 21 September 2021 and was released in "
         "China on 30 September. [1]"
     )
+
+
+def test_a_word_the_documents_lack_is_matched_by_their_nearest_words(real_engine: Engine) -> None:
+    # The op-ed's last line says "The author is the director ... at the Shanghai University".
+    question = "Where does the writer of the Liberation Day opinion piece work?"
+    query, retrieval = real_engine.retrieve(question)
+    assert [term for term, _ in query.stand_ins["writer"]] == ["write", "author"]
+    passages = real_engine.index.passages
+    ranked = [(passages[h.row].source, passages[h.row].lines) for h in retrieval.hits]
+    assert ranked[0] == ("000_cd573fa89ff91e39.txt", (20, 24))
+    assert "The author is the director" in passages[retrieval.hits[0].row].text
+    plain = Searcher(real_engine.index).search(replace(query, stand_ins={}), k=5)
+    assert [(passages[h.row].source, passages[h.row].lines) for h in plain.hits][2] == ranked[0]
 
 
 def test_follow_up_finds_the_film(real_engine: Engine) -> None:

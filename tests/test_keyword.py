@@ -73,3 +73,18 @@ def test_content_shares_leave_out_question_words_and_sum_to_one() -> None:
     idf = {t: index.idf(t) for t in ("film", "shown")}
     assert shares == pytest.approx({t: v / sum(idf.values()) for t, v in idf.items()})
     assert index.content_shares([("year", 1.0), ("mani", 1.0)]) == {}
+
+
+def test_a_stand_in_gives_its_credit_of_a_missing_terms_share() -> None:
+    index = KeywordIndex.build(TEXTS)
+    # "pact" is in no passage; "treati" and "film" stand in for it at credits 0.24 and 0.2.
+    stand_ins = {"pact": [("treati", 0.24), ("film", 0.2), ("volcano", 0.3)]}
+    query = [("pact", 1.0), ("beij", 1.0)]
+    coverage, in_corpus = index.coverage(query, stand_ins=stand_ins)
+    total = index.idf("pact") + index.idf("beij")
+    pact, beijing = index.idf("pact") / total, index.idf("beij") / total
+    assert coverage.tolist() == pytest.approx([beijing + 0.24 * pact, 0.24 * pact, 0.2 * pact])
+    assert in_corpus == pytest.approx(beijing)  # stand-ins never make the corpus look on topic
+    # A term the passages do hold keeps its full share and ignores stand-ins.
+    held, _ = index.coverage([("film", 1.0)], stand_ins={"film": [("treati", 0.3)]})
+    assert held.tolist() == pytest.approx([0.0, 0.0, 1.0])

@@ -38,6 +38,8 @@ INDEX_FILES = [
     "passages.jsonl",
     "sentence_vectors.npy",
     "sentences.npy",
+    "term_vectors.npy",
+    "terms.json",
 ]
 RUN = "Run `qa index` to rebuild it."
 CONFIGURED_MODEL = model_name(Settings().model_path)

@@ -436,7 +436,7 @@ def test_service_delete_uses_the_document_list(seeded: Settings) -> None:
 
 
 class GatedEmbedder(FakeEmbedder):
-    """Batches (index builds) wait until released; single texts (questions) pass."""
+    """Index builds (they report progress) wait until released; questions pass."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -445,7 +445,7 @@ class GatedEmbedder(FakeEmbedder):
         self.building = threading.Event()
 
     def embed(self, texts: Any, **kwargs: Any) -> Any:
-        if len(texts) > 1:
+        if kwargs.get("progress") is not None:
             self.building.set()
             assert self.gate.wait(30)
         return super().embed(texts, **kwargs)

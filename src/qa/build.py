@@ -26,6 +26,7 @@ from qa.embedding import Embedder, load_embedder, model_name
 from qa.errors import DocsFolderError, DocumentError, IndexBusyError, QaError
 from qa.index import DocumentEntry, Index, load, save
 from qa.keyword import KeywordIndex
+from qa.neighbours import TermVectors, build_term_vectors
 from qa.settings import Settings
 from qa.store import BuildWriter, remove_leftovers
 from qa.tokens import token_counter
@@ -33,6 +34,7 @@ from qa.vectors import VectorIndex
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 EMBED_STAGE = "Embedding passages"
+WORDS_STAGE = "Embedding new words"
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def build_index(
             return _report(plan.keep.values(), plan, 0, started, built=False, warnings=warnings)
         documents, skipped = _read(plan.read, settings.docs, progress)
         plan.skipped.extend(skipped)
-        factory = embedder_factory or (lambda: load_embedder(settings))
+        factory = _once(embedder_factory or (lambda: load_embedder(settings)))
         index, embedded = _assemble(settings, plan, documents, factory, progress)
         _check_not_empty(index, settings.docs, plan.skipped)
         _write(settings, index, plan.skipped, {f.source: f.sha256 for f in found})
@@ -234,7 +236,44 @@ def _assemble(
             document, chunks = fresh[source]
             parts.add(document, chunks, vectors[source], now)
     embedded = sum(len(c.passages) for _, c in fresh.values())
-    return parts.index(settings, dimension, counter.max_tokens), embedded
+    index = parts.index(settings, dimension, counter.max_tokens)
+    term_vectors = build_term_vectors(
+        index.keywords,
+        lambda: (p.embed_text for p in index.passages),
+        _word_embedder(factory, progress),
+        previous=plan.previous.term_vectors if plan.previous else None,
+        dimension=dimension,
+    )
+    return replace(index, term_vectors=term_vectors), embedded
+
+
+def _once(factory: Callable[[], Embedder]) -> Callable[[], Embedder]:
+    """The model is loaded at most once per build, for passages and words alike."""
+    made: list[Embedder] = []
+
+    def get() -> Embedder:
+        if not made:
+            made.append(factory())
+        return made[0]
+
+    return get
+
+
+def _word_embedder(
+    factory: Callable[[], Embedder], progress: ProgressFn | None
+) -> Callable[[list[str]], np.ndarray]:
+    def embed(words: list[str]) -> np.ndarray:
+        done = 0
+
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            if progress:
+                progress(WORDS_STAGE, done, len(words))
+
+        return factory().embed(words, progress=advance)
+
+    return embed
 
 
 def _embed(
@@ -353,6 +392,7 @@ class _Parts:
             sentence_vectors=_stack(self.sentence_vectors, dimension),
             dense=VectorIndex.build(passage_vectors),
             keywords=KeywordIndex.build([p.embed_text for p in self.passages]),
+            term_vectors=TermVectors.empty(dimension),
         )
 
 

@@ -20,6 +20,7 @@ from qa.answer import EMPTY_QUESTION, Answer, Policy, compose
 from qa.embedding import Embedder, load_embedder, model_name
 from qa.errors import IndexCorruptError
 from qa.index import Index, load
+from qa.neighbours import missing_words
 from qa.search import Query, Retrieval, Searcher, Weights, keyword_query
 from qa.settings import Settings
 from qa.store import RUN_QA_INDEX
@@ -93,7 +94,7 @@ class Engine:
 
     def warm(self) -> None:
         """Load the model now rather than on the first question."""
-        self._embed("warm up")
+        self._embed(["warm up"])
 
     def ask(
         self,
@@ -130,21 +131,29 @@ class Engine:
         )
 
     def _query(self, text: str, history: list[str]) -> Query:
-        vector = self._embed(text)
+        index = self._loaded.index
+        vector = self._embed([text])[0]
+        # The words go in a call of their own: a text's vector must not depend on its batch.
+        missing = missing_words(text, index.keywords.vocabulary)
+        word_vectors = self._embed(missing) if missing else []
         weighted = keyword_query(text)
         previous = history[-1] if history else ""
         if previous and is_follow_up(text):
-            vector = vector + HISTORY_WEIGHT * self._embed(previous)
+            vector = vector + HISTORY_WEIGHT * self._embed([previous])[0]
             vector = vector / np.linalg.norm(vector)
             weighted += keyword_query(previous, weight=HISTORY_WEIGHT)
-        return Query(vector.astype(np.float32), weighted)
+        stand_ins = index.term_vectors.stand_ins(missing, np.array(word_vectors))
+        return Query(vector.astype(np.float32), weighted, stand_ins)
 
-    def _embed(self, text: str) -> np.ndarray:
-        vector = self._vectors.get(text)
-        if vector is None:
-            vector = self._model().embed([text])[0]
-            self._vectors.put(text, vector)
-        return vector
+    def _embed(self, texts: list[str]) -> list[np.ndarray]:
+        """Vectors of the texts, the uncached ones in one call to the model."""
+        found = {t: v for t in texts if (v := self._vectors.get(t)) is not None}
+        todo = list(dict.fromkeys(t for t in texts if t not in found))
+        if todo:
+            for text, vector in zip(todo, self._model().embed(todo), strict=True):
+                self._vectors.put(text, vector)
+                found[text] = vector
+        return [found[t] for t in texts]
 
     def _model(self) -> Embedder:
         with self._embedder_lock:

@@ -14,6 +14,7 @@ import numpy as np
 from qa.chunking import Passage
 from qa.errors import IndexCorruptError
 from qa.keyword import KeywordIndex
+from qa.neighbours import TermVectors
 from qa.store import RUN_QA_INDEX, Build, BuildWriter, open_build
 from qa.vectors import VectorIndex
 
@@ -62,6 +63,7 @@ class Index:
     sentence_vectors: np.ndarray  # float32 (M, d), normalised
     dense: VectorIndex
     keywords: KeywordIndex
+    term_vectors: TermVectors  # for question words no passage holds (qa.neighbours)
 
     @property
     def model_name(self) -> str:
@@ -82,6 +84,8 @@ def save(writer: BuildWriter, index: Index) -> None:
     writer.write_json("keywords.vocab.json", vocabulary)
     for name, array in index.keywords.arrays().items():
         writer.write_array(f"keywords.{name}.npy", array)
+    writer.write_json("terms.json", list(index.term_vectors.terms))
+    writer.write_array("term_vectors.npy", index.term_vectors.vectors)
 
 
 def load(index_dir: Path) -> Index:
@@ -112,6 +116,7 @@ def _read(build: Build) -> Index:
         sentence_vectors=build.array("sentence_vectors.npy"),
         dense=VectorIndex.load(build.path / "passages.faiss"),
         keywords=keywords,
+        term_vectors=TermVectors(tuple(build.json("terms.json")), build.array("term_vectors.npy")),
     )
 
 
@@ -125,6 +130,8 @@ def _check_consistent(index: Index, index_dir: Path) -> None:
         and index.passage_vectors.shape == (n, model.get("dimension"))
         and index.sentence_vectors.shape == (m, model.get("dimension"))
         and index.sentences.shape == (m, SENTENCE_COLUMNS)
+        and index.term_vectors.vectors.shape
+        == (len(index.term_vectors.terms), model.get("dimension"))
     )
     if not shapes_ok:
         raise IndexCorruptError(f"The index files in {index_dir} do not agree. {RUN_QA_INDEX}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -33,14 +33,14 @@ STOPWORDS = frozenset(
 
 
 @lru_cache(maxsize=65536)
-def _stem(word: str) -> str:
+def stem(word: str) -> str:
     return str(_STEMMER.stemWord(word))
 
 
 # Words that say what kind of answer is wanted; a passage need not contain them. Stemmed, as
 # the terms they are compared with.
 QUESTION_WORDS = frozenset(
-    _stem(w)
+    stem(w)
     for w in """
     how many much what when where who whom which why did does do was were is are year kind
     say said according
@@ -51,7 +51,7 @@ QUESTION_WORDS = frozenset(
 def terms(text: str) -> list[str]:
     """Lower-cased, stemmed words without stopwords; numbers are kept as they are."""
     words = _WORD.findall(text.lower())
-    return [_stem(w) for w in words if w not in STOPWORDS]
+    return [stem(w) for w in words if w not in STOPWORDS]
 
 
 @dataclass(frozen=True)
@@ -113,17 +113,39 @@ class KeywordIndex:
         total = sum(weighted.values())
         return {t: w / total for t, w in weighted.items()} if total else {}
 
-    def coverage(self, query: Sequence[tuple[str, float]]) -> tuple[np.ndarray, float]:
+    def coverage(
+        self,
+        query: Sequence[tuple[str, float]],
+        *,
+        stand_ins: Mapping[str, Sequence[tuple[str, float]]] | None = None,
+    ) -> tuple[np.ndarray, float]:
         """Share of the query's content weight each passage contains, and the share the corpus
-        contains."""
+        contains. A term no passage holds may have stand-ins (qa.neighbours): a passage with one
+        gets that stand-in's credit of the term's share; the corpus share counts real terms only,
+        so an off-topic question does not look answerable through them."""
         out = np.zeros(len(self.lengths), dtype=np.float32)
         found = 0.0
         for term, share in self.content_shares(query).items():
             index = self.vocabulary.get(term)
             if index is not None:
-                out[self.rows[self.pointers[index] : self.pointers[index + 1]]] += share
+                out[self._rows_of(index)] += share
                 found += share
+            elif stand_ins and term in stand_ins:
+                out += share * self._credit(stand_ins[term])
         return out, found
+
+    def _credit(self, stand_ins: Sequence[tuple[str, float]]) -> np.ndarray:
+        """Per passage, the best credit among the stand-ins it holds."""
+        credit = np.zeros(len(self.lengths), dtype=np.float32)
+        for term, value in stand_ins:
+            index = self.vocabulary.get(term)
+            if index is not None:
+                rows = self._rows_of(index)
+                credit[rows] = np.maximum(credit[rows], value)
+        return credit
+
+    def _rows_of(self, index: int) -> np.ndarray:
+        return self.rows[self.pointers[index] : self.pointers[index + 1]]
 
     def idf(self, term: str) -> float:
         """Inverse document frequency; a term no passage has gets the highest value."""

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from qa.index import Index
 from qa.keyword import terms
+from qa.neighbours import StandIns
 
 CANDIDATES = 50  # per signal, before fusion
 SAME_TEXT = 0.8  # shingle overlap above which two passages are one passage shown once
@@ -35,6 +36,7 @@ class Weights:
 class Query:
     vector: np.ndarray  # (d,), normalised
     terms: Sequence[tuple[str, float]]  # weighted keyword terms
+    stand_ins: StandIns = field(default_factory=dict)  # for terms no passage holds
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class Searcher:
         if not len(self.index.passages) or (allowed is not None and not len(allowed)):
             return Retrieval([], sentence_scores)
         keyword = self.index.keywords.scores(query.terms)
-        coverage, in_corpus = self.index.keywords.coverage(query.terms)
+        coverage, in_corpus = self.index.keywords.coverage(query.terms, stand_ins=query.stand_ins)
         candidates = self._candidates(query, keyword, sentence_scores, allowed)
         hits = self._score(query, candidates, keyword, coverage, sentence_scores)
         return Retrieval(self._collapse(hits, k, allowed), sentence_scores, in_corpus)

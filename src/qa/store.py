@@ -23,7 +23,7 @@ import numpy as np
 from qa.errors import IndexCorruptError, IndexMissingError
 
 FORMAT = "qa-index"
-FORMAT_VERSION = 2  # 2: sentences.npy gained an is_heading column
+FORMAT_VERSION = 3  # 2: sentences.npy gained an is_heading column; 3: term vectors
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 PARTIAL = ".partial"

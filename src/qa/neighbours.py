@@ -1,0 +1,124 @@
+"""Question words the documents never use -> document words near them in meaning.
+
+A question says "writer" where the op-ed says "author", "cost" where the review says
+"expenses": coverage (the share of the question's words a passage holds) misses such a word
+entirely. At build time each keyword term of the documents gets the model's vector of its
+commonest spelling; at query time a content word of the question that no passage holds is
+embedded as well, and the nearest document terms stand in for it at part credit.
+
+Only missing words are looked up. For a word the documents do use, the model's nearest words
+are as often siblings ("north" -> "south", "Korea" -> "Japan") as synonyms, and expanding
+those cost answers on the labelled sets.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.keyword import QUESTION_WORDS, STOPWORDS, KeywordIndex, stem
+
+MAX_TERMS = 50_000  # the commonest terms get vectors; the rarest are mostly names and typos
+NEAR = 0.65  # cosine from which a document term may stand in for a missing question word
+CREDIT = 0.3  # a stand-in counts for this share of the missing word, times the cosine
+PER_WORD = 3  # stand-ins per missing word, nearest first
+_WORD = re.compile(r"[^\W\d_]{3,}")  # letters only: numbers and codes have no synonyms
+
+StandIns = Mapping[str, Sequence[tuple[str, float]]]  # missing term -> (document term, credit)
+
+
+@dataclass(frozen=True)
+class TermVectors:
+    terms: tuple[str, ...]  # keyword terms (stems), one per row of `vectors`
+    vectors: np.ndarray  # float32 (T, d), normalised: the model's vector of each term's spelling
+
+    @classmethod
+    def empty(cls, dimension: int) -> TermVectors:
+        return cls((), np.zeros((0, dimension), np.float32))
+
+    def stand_ins(
+        self,
+        words: Sequence[str],
+        vectors: np.ndarray,
+        *,
+        near: float = NEAR,
+        credit: float = CREDIT,
+    ) -> dict[str, list[tuple[str, float]]]:
+        """For each missing word (and its vector), the nearest document terms with their
+        credit; words with none near enough are left out."""
+        if not len(self.terms) or not len(words):
+            return {}
+        out = {}
+        for word, vector in zip(words, np.asarray(vectors, np.float32), strict=True):
+            # One matrix-vector product per word: a matrix product would wake BLAS threads.
+            scores = self.vectors @ vector
+            best = [r for r in _best(scores, PER_WORD) if scores[r] >= near]
+            if best:
+                out[stem(word)] = [(self.terms[r], credit * float(scores[r])) for r in best]
+        return out
+
+
+def _best(scores: np.ndarray, count: int) -> list[int]:
+    """Rows of the `count` highest scores, highest first (ties by row)."""
+    rows = np.arange(len(scores)) if len(scores) <= count else np.argpartition(-scores, count)
+    top = rows[:count]
+    return sorted(top.tolist(), key=lambda r: (-scores[r], r))
+
+
+def missing_words(question: str, vocabulary: Mapping[str, int]) -> list[str]:
+    """Content words of the question, lower-cased, whose term no passage holds (once each)."""
+    out: dict[str, str] = {}
+    for word in _WORD.findall(question.lower()):
+        term = stem(word)
+        if word in STOPWORDS or term in QUESTION_WORDS or term in vocabulary:
+            continue
+        out.setdefault(term, word)
+    return list(out.values())
+
+
+def build_term_vectors(
+    keywords: KeywordIndex,
+    texts: Callable[[], Iterable[str]],
+    embed: Callable[[list[str]], np.ndarray],
+    *,
+    previous: TermVectors | None,
+    dimension: int,
+) -> TermVectors:
+    """Vectors for the commonest MAX_TERMS terms of the index: those the previous build had are
+    kept, the others embedded by their commonest spelling in `texts` (read only then)."""
+    terms = _commonest_terms(keywords)
+    known = dict(zip(previous.terms, previous.vectors, strict=True)) if previous else {}
+    new = [t for t in terms if t not in known]
+    if new:
+        spelled = spellings(texts(), set(new))
+        new = [t for t in new if t in spelled]  # a term only inside a longer token, say
+        if new:
+            known.update(zip(new, embed([spelled[t] for t in new]), strict=True))
+    kept = tuple(t for t in terms if t in known)
+    if not kept:
+        return TermVectors.empty(dimension)
+    return TermVectors(kept, np.ascontiguousarray([known[t] for t in kept], dtype=np.float32))
+
+
+def spellings(texts: Iterable[str], wanted: set[str]) -> dict[str, str]:
+    """The commonest lower-cased spelling of each wanted term in the texts."""
+    counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for text in texts:
+        for word in _WORD.findall(text.lower()):
+            term = stem(word)
+            if term in wanted:
+                counts[term][word] += 1
+    return {term: seen.most_common(1)[0][0] for term, seen in counts.items()}
+
+
+def _commonest_terms(keywords: KeywordIndex) -> list[str]:
+    """Letter-only terms by how many passages hold them, most first, ties by spelling."""
+    frequency = np.diff(keywords.pointers)
+    candidates = [
+        (-int(frequency[i]), t) for t, i in keywords.vocabulary.items() if _WORD.fullmatch(t)
+    ]
+    return sorted(t for _, t in sorted(candidates)[:MAX_TERMS])
