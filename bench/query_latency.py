@@ -1,7 +1,9 @@
 """Query latency, warm and in-process, and `qa ask` as a whole process; ONNX beside torch.
 
 Every question of eval/seeds.jsonl is asked with the answer cache cleared, so each timing
-includes the query embedding, hybrid search and the extractive answer.
+includes the query embedding, hybrid search and the extractive answer. In-process figures are
+given as the CLI and the app run (single-threaded BLAS, qa.engine.single_threaded_blas) and
+beside them with numpy's default BLAS threads.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from common import ROOT, machine, seeds_index
 
 from qa.embedding import load_embedder
-from qa.engine import Engine
+from qa.engine import Engine, single_threaded_blas
 from qa.evaluate import read_items
 
 ROUNDS = 3
@@ -53,12 +55,16 @@ def main() -> None:
     items = read_items(ROOT / "eval" / "seeds.jsonl")
     questions = [(i.question, i.history) for i in items]
     print(f"machine: {machine()}; {len(questions)} questions x {ROUNDS} rounds, seeds corpus")
-    print(f"{'backend':8} {'p50 ms':>8} {'p99 ms':>8} {'qa ask s':>9}")
+    print(f"{'':8} {'single-threaded BLAS':>27}   {'BLAS threads':>17}")
+    ms = f"{'p50 ms':>8} {'p99 ms':>8}"
+    print(f"{'backend':8} {ms} {'qa ask s':>9}   {ms}")
     for backend in ("onnx", "torch"):
         chosen = settings.with_(backend=backend)
         engine = Engine.open(chosen, embedder_factory=lambda s=chosen: load_embedder(s))
         engine.warm()
-        timings = in_process(engine, questions)
+        threaded = in_process(engine, questions)  # numpy's default BLAS threads
+        with single_threaded_blas():  # as `qa ask`, `qa eval` and the app run
+            timings = in_process(engine, questions)
         env = {
             **os.environ,
             "QA_DOCS": str(chosen.docs),
@@ -67,7 +73,8 @@ def main() -> None:
         }
         wall = whole_process(env)
         p50, p99 = np.percentile(timings, 50), np.percentile(timings, 99)
-        print(f"{backend:8} {p50:8.2f} {p99:8.2f} {wall:9.2f}")
+        t50, t99 = np.percentile(threaded, 50), np.percentile(threaded, 99)
+        print(f"{backend:8} {p50:8.2f} {p99:8.2f} {wall:9.2f}   {t50:8.2f} {t99:8.2f}")
 
 
 if __name__ == "__main__":

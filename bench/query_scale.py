@@ -30,7 +30,7 @@ from index_throughput import generate_corpus
 from qa import evaluate
 from qa.build import build_index
 from qa.embedding import Embedder, load_embedder
-from qa.engine import Engine
+from qa.engine import Engine, single_threaded_blas
 from qa.index import load
 from qa.settings import Settings
 
@@ -108,8 +108,9 @@ def main() -> None:
     questions = [i.question for i in evaluate.read_items(ROOT / "eval" / "seeds.jsonl")]
     model = load_embedder(settings)
     model.embed(["warm up"])
-    for size in (int(n) for n in args.passages.split(",")):
-        measure(size, questions, model)
+    with single_threaded_blas():  # as `qa ask` and the app run
+        for size in (int(n) for n in args.passages.split(",")):
+            measure(size, questions, model)
 
 
 if __name__ == "__main__":

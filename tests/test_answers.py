@@ -19,7 +19,7 @@ from qa.answer import (
     compose,
 )
 from qa.build import build_index
-from qa.engine import Engine
+from qa.engine import Engine, single_threaded_blas
 from qa.search import Searcher
 from qa.settings import Settings
 
@@ -323,3 +323,19 @@ def test_a_sentence_repeated_in_another_spelling_is_quoted_once_from_the_first_p
     )
     assert answer.answer == f"{plain} [1]"
     assert [p.answer_spans for p in answer.passages] == [((0, len(plain)),), ()]
+
+
+def test_single_threaded_blas_covers_numpy_and_faiss_until_left() -> None:
+    from threadpoolctl import threadpool_info
+
+    def blas() -> dict[str, int]:
+        return {
+            i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"
+        }
+
+    before = blas()
+    with single_threaded_blas():
+        limited = blas()
+        assert set(limited.values()) == {1}
+        assert any("numpy" in path for path in limited) and any("faiss" in p for p in limited)
+    assert blas() == before

@@ -43,8 +43,9 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.engine import Engine
+    from qa.engine import Engine, single_threaded_blas
 
+    single_threaded_blas()
     settings = settings.with_(top_k=args.top_k) if args.top_k else settings
     engine = Engine.open(settings)
     questions = sys.stdin if args.question == "-" else [args.question]
@@ -84,8 +85,9 @@ def _also_in(places: Sequence[Place]) -> list[str]:
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     from qa import evaluate
-    from qa.engine import Engine
+    from qa.engine import Engine, single_threaded_blas
 
+    single_threaded_blas()
     items = evaluate.read_items(args.file)
     engine = Engine.open(settings)
     engine.warm()

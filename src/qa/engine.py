@@ -12,9 +12,10 @@ import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from qa.answer import EMPTY_QUESTION, Answer, Policy, compose
 from qa.embedding import Embedder, load_embedder, model_name
@@ -160,6 +161,18 @@ class Engine:
             if self._embedder is None:
                 self._embedder = self._factory()
             return self._embedder
+
+
+def single_threaded_blas() -> Any:
+    """Run the BLAS of numpy and FAISS on the calling thread only, from now on in this process;
+    returns the limiter (a context manager: leaving it restores the previous threads).
+
+    A question's matrix work is a few small products: BLAS worker threads add nothing there,
+    but they spin after each product on the cores the model runtime needs next (see
+    bench/query_latency.py). The edges (CLI, app) call this; a program using qa as a library
+    decides for its own process.
+    """
+    return ThreadpoolController().limit(limits=1, user_api="blas")
 
 
 def check_model(index: Index, settings: Settings) -> None:

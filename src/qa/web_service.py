@@ -23,7 +23,7 @@ from qa.answer import EMPTY_QUESTION, Answer, Place
 from qa.build import BuildReport, ProgressFn, build_index
 from qa.documents import discover
 from qa.embedding import Embedder, load_embedder
-from qa.engine import Engine, check_model
+from qa.engine import Engine, check_model, single_threaded_blas
 from qa.errors import BuildCancelledError, ModelError, QaError
 from qa.index import Index, load
 from qa.settings import Settings
@@ -95,6 +95,7 @@ class Service:
     def start(self) -> None:
         """Build the index if it is missing or stale, then load the model; returns at once."""
         if self._thread is None:
+            single_threaded_blas()
             self._thread = threading.Thread(target=self._start_up, name="qa-start", daemon=True)
             self._thread.start()
             atexit.register(_close_at_exit, weakref.ref(self))
