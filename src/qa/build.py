@@ -262,18 +262,22 @@ def _once(factory: Callable[[], Embedder]) -> Callable[[], Embedder]:
 def _word_embedder(
     factory: Callable[[], Embedder], progress: ProgressFn | None
 ) -> Callable[[list[str]], np.ndarray]:
-    def embed(words: list[str]) -> np.ndarray:
-        done = 0
+    return lambda words: _embed_reporting(factory(), words, WORDS_STAGE, progress)
 
-        def advance(count: int) -> None:
-            nonlocal done
-            done += count
-            if progress:
-                progress(WORDS_STAGE, done, len(words))
 
-        return factory().embed(words, progress=advance)
+def _embed_reporting(
+    embedder: Embedder, texts: list[str], stage: str, progress: ProgressFn | None
+) -> np.ndarray:
+    """The texts' vectors, reporting (stage, done, total) after each batch."""
+    done = 0
 
-    return embed
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        if progress:
+            progress(stage, done, len(texts))
+
+    return embedder.embed(texts, progress=advance)
 
 
 def _embed(
@@ -291,15 +295,7 @@ def _embed(
         dimension = int(previous.manifest["model"]["dimension"]) if previous else 0
         return {}, dimension
     embedder = factory()
-    done = 0
-
-    def advance(count: int) -> None:
-        nonlocal done
-        done += count
-        if progress:
-            progress(EMBED_STAGE, done, len(texts))
-
-    matrix = embedder.embed(texts, progress=advance)
+    matrix = _embed_reporting(embedder, texts, EMBED_STAGE, progress)
     out, row = {}, 0
     for source, (_, chunks) in fresh.items():
         n, m = len(chunks.passages), len(chunks.sentences)
