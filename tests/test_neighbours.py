@@ -47,6 +47,8 @@ def test_stand_ins_are_the_nearest_terms_above_the_bar_with_their_credit() -> No
 def test_spellings_pick_the_commonest_form_of_each_wanted_term() -> None:
     texts = ["Economies grow; the economy shrank.", "Economies and ECONOMIES. Fine 2021."]
     assert spellings(texts, {"economi", "fine"}) == {"economi": "economies", "fine": "fine"}
+    # "other" is a stopword, so the term "other" can only come from "others".
+    assert spellings(["The other one and the other two; others."], {"other"}) == {"other": "others"}
 
 
 def test_term_vectors_keep_previous_rows_and_embed_only_new_terms(

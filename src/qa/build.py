@@ -240,7 +240,7 @@ def _assemble(
     term_vectors = build_term_vectors(
         index.keywords,
         lambda: (p.embed_text for p in index.passages),
-        _word_embedder(factory, progress),
+        lambda words: _embed_reporting(factory(), words, WORDS_STAGE, progress),
         previous=plan.previous.term_vectors if plan.previous else None,
         dimension=dimension,
     )
@@ -257,12 +257,6 @@ def _once(factory: Callable[[], Embedder]) -> Callable[[], Embedder]:
         return made[0]
 
     return get
-
-
-def _word_embedder(
-    factory: Callable[[], Embedder], progress: ProgressFn | None
-) -> Callable[[list[str]], np.ndarray]:
-    return lambda words: _embed_reporting(factory(), words, WORDS_STAGE, progress)
 
 
 def _embed_reporting(

@@ -54,7 +54,6 @@ class TermVectors:
             return {}
         out = {}
         for word, vector in zip(words, np.asarray(vectors, np.float32), strict=True):
-            # One matrix-vector product per word: a matrix product would wake BLAS threads.
             scores = self.vectors @ vector
             best = [r for r in _best(scores, PER_WORD) if scores[r] >= near]
             if best:
@@ -105,12 +104,13 @@ def build_term_vectors(
 
 
 def spellings(texts: Iterable[str], wanted: set[str]) -> dict[str, str]:
-    """The commonest lower-cased spelling of each wanted term in the texts."""
+    """The commonest lower-cased spelling of each wanted term in the texts (stopwords, which
+    no keyword term comes from, are not counted)."""
     counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for text in texts:
         for word in _WORD.findall(text.lower()):
             term = stem(word)
-            if term in wanted:
+            if term in wanted and word not in STOPWORDS:
                 counts[term][word] += 1
     return {term: seen.most_common(1)[0][0] for term, seen in counts.items()}
 
