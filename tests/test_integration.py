@@ -69,6 +69,19 @@ def test_a_word_the_documents_lack_is_matched_by_their_nearest_words(real_engine
     assert [(passages[h.row].source, passages[h.row].lines) for h in plain.hits][2] == ranked[0]
 
 
+def test_the_answer_names_the_document_word_that_stood_in_for_a_missing_one(
+    real_engine: Engine,
+) -> None:
+    # The briefing says "spokesperson", never "spokesman".
+    answer = real_engine.ask("What did the spokesman say about sanctions?")
+    assert answer.passages[0].source == "001_e71676ddd8f87f03.txt"
+    assert "Spokesperson" in answer.passages[0].text
+    assert answer.notes == (
+        'The documents never use "spokesman"; "spokesperson" was read as a near match.',
+    )
+    assert real_engine.ask("What did the Chinese foreign ministry say about sanctions?").notes == ()
+
+
 def test_follow_up_finds_the_film(real_engine: Engine) -> None:
     answer = real_engine.ask(
         "Who directed it?",

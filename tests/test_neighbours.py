@@ -7,7 +7,13 @@ import pytest
 
 from qa import neighbours
 from qa.keyword import KeywordIndex
-from qa.neighbours import TermVectors, build_term_vectors, missing_words, spellings
+from qa.neighbours import (
+    TermVectors,
+    build_term_vectors,
+    missing_words,
+    near_match_notes,
+    spellings,
+)
 
 
 def unit(*values: float) -> np.ndarray:
@@ -42,6 +48,21 @@ def test_stand_ins_are_the_nearest_terms_above_the_bar_with_their_credit() -> No
         [neighbours.CREDIT * np.cos(np.radians(d)) for _, d in kept]
     )
     assert TermVectors.empty(3).stand_ins(["writer"], at(0)[None, :]) == {}
+
+
+def test_notes_name_the_stand_ins_the_quoted_passages_hold() -> None:
+    stand_ins = {
+        "writer": [("author", 0.29), ("editor", 0.26)],
+        "cost": [("expens", 0.22)],
+        "pact": [("treati", 0.21)],
+    }
+    quoted = ["The editors and the Author agree.", "Its expenses grew."]
+    question = "Did the writers and the writer say what the pact cost?"
+    assert near_match_notes(question, stand_ins, quoted) == [
+        'The documents never use "writers"; "author" and "editors" were read as near matches.',
+        'The documents never use "cost"; "expenses" was read as a near match.',
+    ]  # one note per word, in question order; nothing quoted holds a stand-in for "pact"
+    assert near_match_notes(question, {}, quoted) == []
 
 
 def test_spellings_pick_the_commonest_form_of_each_wanted_term() -> None:

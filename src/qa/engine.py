@@ -11,7 +11,7 @@ import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -21,7 +21,7 @@ from qa.answer import EMPTY_QUESTION, Answer, Policy, compose
 from qa.embedding import Embedder, load_embedder, model_name
 from qa.errors import IndexCorruptError
 from qa.index import Index, load
-from qa.neighbours import missing_words
+from qa.neighbours import missing_words, near_match_notes
 from qa.search import Query, Retrieval, Searcher, Weights, keyword_query
 from qa.settings import Settings
 from qa.store import RUN_QA_INDEX
@@ -123,13 +123,10 @@ class Engine:
         query = self._query(text, [clean_question(h, self._counter)[0] for h in history[-1:]])
         allowed = loaded.searcher.rows_of(set(sources)) if sources is not None else None
         retrieval = loaded.searcher.search(query, k=k, allowed=allowed)
-        return compose(
-            question,
-            retrieval,
-            loaded.searcher,
-            policy=self.policy,
-            notes=notes,
-        )
+        answer = compose(question, retrieval, loaded.searcher, policy=self.policy, notes=notes)
+        quoted = [p.text for p in answer.passages if p.answer_spans]
+        near = near_match_notes(text, query.stand_ins, quoted)
+        return replace(answer, notes=(*answer.notes, *near)) if near else answer
 
     def _query(self, text: str, history: list[str]) -> Query:
         index = self._loaded.index

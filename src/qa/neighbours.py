@@ -70,13 +70,43 @@ def _best(scores: np.ndarray, count: int) -> list[int]:
 
 def missing_words(question: str, vocabulary: Mapping[str, int]) -> list[str]:
     """Content words of the question, lower-cased, whose term no passage holds (once each)."""
+    words = _content_words(question)
+    return [word for term, word in words.items() if term not in vocabulary]
+
+
+def _content_words(question: str) -> dict[str, str]:
+    """Each content term of the question with its first spelling, lower-cased."""
     out: dict[str, str] = {}
     for word in _WORD.findall(question.lower()):
-        term = stem(word)
-        if word in STOPWORDS or term in QUESTION_WORDS or term in vocabulary:
-            continue
-        out.setdefault(term, word)
-    return list(out.values())
+        if word not in STOPWORDS and stem(word) not in QUESTION_WORDS:
+            out.setdefault(stem(word), word)
+    return out
+
+
+def near_match_notes(question: str, stand_ins: StandIns, texts: Sequence[str]) -> list[str]:
+    """For each question word the documents never use, which of its stand-ins the given texts
+    (the passages an answer quotes) hold, as a note: a reader should see why a passage counts
+    as matching a word it does not contain."""
+    found = _spellings_in(texts, {t for near in stand_ins.values() for t, _ in near})
+    notes = []
+    for term, word in _content_words(question).items():
+        held = [found[t] for t, _ in stand_ins.get(term, ()) if t in found]
+        if held:
+            spelled = [f'"{w}"' for w in dict.fromkeys(held)]
+            read = "were read as near matches" if len(spelled) > 1 else "was read as a near match"
+            notes.append(f'The documents never use "{word}"; {" and ".join(spelled)} {read}.')
+    return notes
+
+
+def _spellings_in(texts: Sequence[str], wanted: set[str]) -> dict[str, str]:
+    """The first spelling of each wanted term in the texts, lower-cased."""
+    out: dict[str, str] = {}
+    for text in texts:
+        for word in _WORD.findall(text.lower()):
+            term = stem(word)
+            if term in wanted:
+                out.setdefault(term, word)
+    return out
 
 
 def build_term_vectors(
