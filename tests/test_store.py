@@ -386,6 +386,12 @@ def test_index_with_old_sentence_layout(index_copy: Settings) -> None:
     report = build_index(index_copy, embedder_factory=FakeEmbedder)
     assert report.embedded == report.passages > 0
     assert load(index_copy.index).sentences.shape[1] == 4
+    # The old manifest still names its documents: they are reported changed, not added.
+    assert (report.added, report.changed) == ([], sorted(p.name for p in SEEDS.iterdir()))
+    assert report.warnings == [
+        f"the index was written in format version 1 and this qa writes version {FORMAT_VERSION}: "
+        "every document is embedded again"
+    ]
 
 
 # --------------------------------------------------------------------------- another model

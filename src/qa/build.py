@@ -23,12 +23,12 @@ import numpy as np
 from qa.chunking import ChunkParams, Chunks, chunk
 from qa.documents import Document, Skipped, discover, hash_file, read_document
 from qa.embedding import Embedder, load_embedder, model_name
-from qa.errors import DocsFolderError, DocumentError, IndexBusyError, QaError
+from qa.errors import DocsFolderError, DocumentError, IndexBusyError, IndexVersionError, QaError
 from qa.index import DocumentEntry, Index, load, save
 from qa.keyword import KeywordIndex
 from qa.neighbours import TermVectors, build_term_vectors
 from qa.settings import Settings
-from qa.store import BuildWriter, remove_leftovers
+from qa.store import FORMAT_VERSION, BuildWriter, listed_sources, remove_leftovers
 from qa.tokens import token_counter
 from qa.vectors import VectorIndex
 
@@ -150,6 +150,12 @@ def _previous(settings: Settings, warnings: list[str]) -> tuple[Index | None, se
     documents it holds either way (so a full re-embed reports them as changed, not added)."""
     try:
         previous = load(settings.index)
+    except IndexVersionError as exc:
+        warnings.append(
+            f"the index was written in format version {exc.version} and this qa writes "
+            f"version {FORMAT_VERSION}: every document is embedded again"
+        )
+        return None, listed_sources(settings.index)
     except QaError as exc:
         if (settings.index / "CURRENT").exists():
             warnings.append(f"previous index not reused: {exc}")

@@ -21,6 +21,14 @@ class IndexCorruptError(QaError):
     """The index on disk is incomplete, damaged or built for another model/format."""
 
 
+class IndexVersionError(IndexCorruptError):
+    """The index was written in another format version (by an older or newer qa)."""
+
+    def __init__(self, message: str, *, version: object) -> None:
+        super().__init__(message)
+        self.version = version
+
+
 class IndexBusyError(QaError):
     """Another build holds the index lock."""
 

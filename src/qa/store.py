@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import IndexCorruptError, IndexMissingError
+from qa.errors import IndexCorruptError, IndexMissingError, IndexVersionError, QaError
 
 FORMAT = "qa-index"
 FORMAT_VERSION = 3  # 2: sentences.npy gained an is_heading column; 3: term vectors
@@ -83,14 +83,25 @@ def open_build(index_dir: Path) -> Build:
     return Build(path, manifest)
 
 
+def listed_sources(index_dir: Path) -> set[str]:
+    """The documents the live build's manifest names, whatever its format version; empty when
+    it cannot be read. Lets a rebuild report them as changed rather than added."""
+    try:
+        manifest = json.loads((current_build_path(index_dir) / MANIFEST).read_text("utf-8"))
+        return {str(d["source"]) for d in manifest["documents"]}
+    except (QaError, OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
 def _check_format(manifest: Any, index_dir: Path) -> None:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise IndexCorruptError(f"{index_dir} does not hold a qa index. {RUN_QA_INDEX}")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
-        raise IndexCorruptError(
+        raise IndexVersionError(
             f"The index in {index_dir} has format version {version}; this qa reads version "
-            f"{FORMAT_VERSION}. {RUN_QA_INDEX}"
+            f"{FORMAT_VERSION}. {RUN_QA_INDEX}",
+            version=version,
         )
     if not isinstance(manifest.get("files"), dict):
         raise IndexCorruptError(f"The index manifest in {index_dir} lists no files. {RUN_QA_INDEX}")
