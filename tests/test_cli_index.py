@@ -130,6 +130,19 @@ def test_without_json_prints_only_the_summary(
     assert len(out) == 1 and out[0].startswith(f"Index {seeded.index} updated: 3 documents, ")
 
 
+def test_summary_counts_one_of_a_kind_in_the_singular(
+    settings: Settings, fake_model: list[Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (settings.docs / "note.txt").write_text("One short paragraph.\n", encoding="utf-8")
+    code, out, _ = run(capsys, *index_args(settings))
+    assert code == 0
+    assert re.fullmatch(
+        rf"Index {re.escape(str(settings.index))} updated: 1 document, 1 passage \(1 added, "
+        r"0 changed, 0 removed, 0 skipped\); embedded 1 passage in \d+\.\d\d s\.",
+        out[0],
+    )
+
+
 def test_missing_docs_folder(
     settings: Settings, fake_model: list[Settings], capsys: pytest.CaptureFixture[str]
 ) -> None:

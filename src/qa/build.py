@@ -31,6 +31,7 @@ from qa.settings import Settings
 from qa.store import FORMAT_VERSION, BuildWriter, listed_sources, remove_leftovers
 from qa.tokens import token_counter
 from qa.vectors import VectorIndex
+from qa.wording import counted
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
 EMBED_STAGE = "Embedding passages"
@@ -405,8 +406,8 @@ def _check_not_empty(index: Index, docs: Path, skipped: list[Skipped]) -> None:
         return
     reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:3])
     raise DocsFolderError(
-        f"Nothing in {docs} could be indexed ({len(skipped)} "
-        f"{'file' if len(skipped) == 1 else 'files'} skipped: {reasons}). "
+        f"Nothing in {docs} could be indexed ({counted(len(skipped), 'file')} skipped: "
+        f"{reasons}). "
         "Add .txt, .md, .html or .pdf files with text in them."
     )
 

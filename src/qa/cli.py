@@ -12,6 +12,7 @@ from typing import Any, TextIO
 
 from qa.errors import QaError
 from qa.settings import Settings
+from qa.wording import counted
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as `yes | head` leaves it
@@ -78,8 +79,9 @@ def _summary(report: dict[str, Any], settings: Settings) -> str:
     )
     state = "updated" if report["built"] else "already up to date"
     return (
-        f"Index {settings.index} {state}: {report['documents']} documents, "
-        f"{report['passages']} passages ({counts}); embedded {report['embedded']} passages "
+        f"Index {settings.index} {state}: {counted(report['documents'], 'document')}, "
+        f"{counted(report['passages'], 'passage')} ({counts}); embedded "
+        f"{counted(report['embedded'], 'passage')} "
         f"in {report['seconds']:.2f} s."
     )
 

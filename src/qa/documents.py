@@ -409,9 +409,9 @@ def _pdf(data: bytes) -> _Extracted:
     for text in texts:
         starts.append(offset)
         offset += len(text) + len(_PAGE_SEPARATOR)
-    warning = (
-        f"text of page(s) {', '.join(map(str, failed))} could not be extracted" if failed else None
-    )
+    pages = "page" if len(failed) == 1 else "pages"
+    listed = ", ".join(map(str, failed))
+    warning = f"text of {pages} {listed} could not be extracted" if failed else None
     return _Extracted(_PAGE_SEPARATOR.join(texts), tuple(starts), warning)
 
 

@@ -24,6 +24,7 @@ from qa.web_render import (
     question_html,
 )
 from qa.web_service import BUSY, BusyError, DocumentRow, RequestError, Service
+from qa.wording import counted
 
 STARTUP_WAIT_S = 60.0  # a question asked during start-up waits this long for the index
 Message = dict[str, str]
@@ -214,8 +215,8 @@ def status_html(status: dict[str, Any], rows: Sequence[DocumentRow]) -> str:
     pending = [r for r in rows if r.state in {"new", "changed", "deleted"}]
     if pending:
         parts.append(
-            f'<p class="qa-pending">{len(pending)} document change(s) not in the index yet: '
-            "press <b>Rebuild index</b>.</p>"
+            f'<p class="qa-pending">{counted(len(pending), "document change")} not in the index '
+            "yet: press <b>Rebuild index</b>.</p>"
         )
     if status["problem"]:
         parts.append(f'<p class="qa-error">{esc(status["problem"])}</p>')
@@ -249,7 +250,7 @@ def upload_message(result: UploadResult) -> str:
 
 def rebuild_message(report: BuildReport) -> str:
     if not report.built:
-        return f"<p>The index is already up to date ({report.documents} documents).</p>"
+        return f"<p>The index is already up to date ({counted(report.documents, 'document')}).</p>"
     changes = ", ".join(
         f"{len(items)} {label}"
         for label, items in (
@@ -260,8 +261,8 @@ def rebuild_message(report: BuildReport) -> str:
         )
     )
     parts = [
-        f"<p>Index updated in {report.seconds:.1f} s: {report.documents} documents, "
-        f"{report.passages} passages ({changes}).</p>"
+        f"<p>Index updated in {report.seconds:.1f} s: {counted(report.documents, 'document')}, "
+        f"{counted(report.passages, 'passage')} ({changes}).</p>"
     ]
     parts += [
         f'<p class="qa-error">Skipped {esc(s.source)}: {esc(s.reason)}</p>' for s in report.skipped

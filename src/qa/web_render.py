@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from qa.answer import NOT_FOUND, Answer, CitedPassage, Place
+from qa.wording import counted
 
 Locate = Callable[[Place], str]  # "lines 3-5" / "page 2" for a place in a document
 
@@ -42,8 +43,8 @@ def answer_html(answer: Answer, locate: Locate) -> str:
     quoted = "".join(passage_html(p, True, locate) for p in answer.passages if p.rank in cited)
     others = [passage_html(p, False, locate) for p in answer.passages if p.rank not in cited]
     more = (
-        f'<details class="qa-more"><summary>{len(others)} more passage(s) retrieved</summary>'
-        f'<div class="qa-passages">{"".join(others)}</div></details>'
+        f'<details class="qa-more"><summary>{counted(len(others), "more passage")} retrieved'
+        f'</summary><div class="qa-passages">{"".join(others)}</div></details>'
         if others
         else ""
     )
