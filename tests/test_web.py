@@ -30,12 +30,12 @@ from gradio_client import Client, handle_file
 
 from qa.answer import EMPTY_QUESTION, NOT_FOUND, Answer, CitedPassage
 from qa.errors import BuildCancelledError
+from qa.folder import Incoming, clean_name, delete_document, save_uploads
+from qa.folder import Refused as RefusedUpload
 from qa.settings import Settings
 from qa.web import create_app, is_loopback, serve
 from qa.web_actions import picker
 from qa.web_api import AUTH_REQUIRED, parse_auth
-from qa.web_files import Incoming, clean_name, delete_document, save_uploads
-from qa.web_files import Refused as RefusedUpload
 from qa.web_render import answer_html, citations_text, highlighted
 from qa.web_service import BUSY, CANCELLED, NO_INDEX, BusyError, Service
 

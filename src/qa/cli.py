@@ -1,4 +1,5 @@
-"""The command line: `qa index`, `qa ask`, `qa eval`, `qa serve`. Errors become messages here."""
+"""The command line: `qa index`, `qa add`, `qa ask`, `qa eval`, `qa serve`. Errors become messages
+here."""
 
 from __future__ import annotations
 
@@ -53,12 +54,28 @@ def _parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", parents=[common], help="build or update the index")
     index.add_argument("--json", action="store_true", help="end with one JSON line of results")
     index.set_defaults(run=run_index)
+    add = commands.add_parser(
+        "add", parents=[common], help="copy documents into the documents folder, then index"
+    )
+    add.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="a file or a folder")
+    add.add_argument("--no-index", action="store_true", help="copy only; index later")
+    add.add_argument("--json", action="store_true", help="end with one JSON line of results")
+    add.set_defaults(run=run_add)
     for register in _EXTRA_COMMANDS:
         register(commands, common)
     return parser
 
 
 def run_index(args: argparse.Namespace, settings: Settings) -> int:
+    report = _build(settings)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    return EXIT_OK
+
+
+def _build(settings: Settings) -> dict[str, Any]:
+    """Build or update the index with progress on a terminal; warnings and the summary line
+    printed, the report returned."""
     from qa.build import build_index
 
     with _ProgressBar(sys.stderr) as bar:
@@ -68,9 +85,32 @@ def run_index(args: argparse.Namespace, settings: Settings) -> int:
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(_summary(report.as_json(), settings))
+    return report.as_json()
+
+
+def run_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Copy the files (a folder: the documents in it) under names that replace nothing, refuse
+    what could not be indexed, then update the index; exit 1 when anything was refused."""
+    from qa.folder import Incoming, add_files
+
+    incoming = [Incoming(path.name, path, str(path)) for path in _expand(args.paths)]
+    settings.docs.mkdir(parents=True, exist_ok=True)  # a new collection starts with its first file
+    result = add_files(settings.docs, incoming, max_bytes=sys.maxsize)
+    for name in result.added:
+        print(f"Added {settings.docs / name}")
+    for name, reason in result.refused:
+        print(f"Not added: {name}: {reason}", file=sys.stderr)
+    report = _build(settings) if result.added and not args.no_index else None
     if args.json:
-        print(json.dumps(report.as_json(), ensure_ascii=False))
-    return EXIT_OK
+        print(json.dumps({**result.as_json(), "index": report}, ensure_ascii=False))
+    return EXIT_ERROR if result.refused else EXIT_OK
+
+
+def _expand(paths: Sequence[Path]) -> list[Path]:
+    from qa.documents import discover
+
+    found = [p for path in paths for p in (discover(path) if path.is_dir() else [path])]
+    return list(dict.fromkeys(found))  # a file named twice is added once
 
 
 def _summary(report: dict[str, Any], settings: Settings) -> str:

@@ -14,7 +14,7 @@ import gradio as gr
 from qa.answer import EMPTY_QUESTION
 from qa.build import BuildReport
 from qa.errors import QaError
-from qa.web_files import Incoming, Refused, UploadResult
+from qa.folder import Incoming, Refused, UploadResult
 from qa.web_render import (
     answer_html,
     citations_text,

@@ -25,9 +25,9 @@ from qa.documents import discover
 from qa.embedding import Embedder, load_embedder
 from qa.engine import Engine, check_model, single_threaded_blas
 from qa.errors import BuildCancelledError, ModelError, QaError
+from qa.folder import Incoming, UploadResult, delete_document, save_uploads
 from qa.index import Index, load
 from qa.settings import Settings
-from qa.web_files import Incoming, UploadResult, delete_document, save_uploads
 
 MIB = 1024 * 1024
 NO_INDEX = "No index is loaded. Run `qa index`, or press “Rebuild index” in the Documents tab."

@@ -12,8 +12,8 @@ from typing import Any
 import gradio as gr
 from gradio.events import api as gradio_api
 
+from qa.folder import ACCEPTED, MAX_FILES
 from qa.web_actions import BUSY_POLL, TABLE_HEADERS, Actions
-from qa.web_files import ACCEPTED, MAX_FILES
 from qa.web_service import Service
 
 TITLE = "qa: answers from your documents"

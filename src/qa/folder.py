@@ -1,6 +1,7 @@
-"""Adding and deleting documents from the browser: every name and path that arrives is untrusted.
+"""Adding and deleting documents (from the page and `qa add`): every name that arrives is
+untrusted.
 
-Uploads land in the documents folder under a cleaned name; they never replace another file
+Added files land in the documents folder under a cleaned name; they never replace another file
 (a "-1", "-2" suffix is added) and a file whose content is already there is refused. Deletes
 only touch regular files inside the documents folder.
 """
@@ -34,7 +35,8 @@ class Refused(Exception):
 @dataclass(frozen=True)
 class Incoming:
     name: str  # as the client sent it: untrusted
-    path: Path  # where the server holds the bytes (Gradio's upload cache)
+    path: Path  # where the bytes are (Gradio's upload cache, or the file `qa add` was given)
+    label: str = ""  # how messages name it, when not by `name` (`qa add` shows the path given)
 
 
 @dataclass
@@ -70,12 +72,16 @@ def clean_name(raw: str) -> str:
 
 
 def save_uploads(docs: Path, files: Sequence[Incoming], *, max_bytes: int) -> UploadResult:
-    """Check and copy each file into `docs`; the caller serialises calls (one lock)."""
-    result = UploadResult()
+    """Check and copy at most MAX_FILES files into `docs` (one upload from the page)."""
     if len(files) > MAX_FILES:
         reason = f"at most {MAX_FILES} files per upload ({len(files)} were sent)"
-        result.refused = [(f.name, reason) for f in files]
-        return result
+        return UploadResult(refused=[(f.label or f.name, reason) for f in files])
+    return add_files(docs, files, max_bytes=max_bytes)
+
+
+def add_files(docs: Path, files: Sequence[Incoming], *, max_bytes: int) -> UploadResult:
+    """Check and copy each file into `docs`; the caller serialises calls (one lock)."""
+    result = UploadResult()
     if not docs.is_dir():
         raise DocsFolderError(f"The documents folder {docs} does not exist.")
     known = content_index(docs)
@@ -83,7 +89,7 @@ def save_uploads(docs: Path, files: Sequence[Incoming], *, max_bytes: int) -> Up
         try:
             target, digest = _save_one(docs, item, known, max_bytes)
         except Refused as exc:
-            result.refused.append((item.name, str(exc)))
+            result.refused.append((item.label or item.name, str(exc)))
             continue
         known[digest] = target.name  # a second copy in the same upload is a duplicate too
         result.added.append(target.name)
@@ -105,10 +111,15 @@ def _save_one(
     docs: Path, item: Incoming, known: dict[str, str], max_bytes: int
 ) -> tuple[Path, str]:
     name = clean_name(item.name)
-    size = item.path.stat().st_size
-    if size > max_bytes:
-        raise Refused(f"too large ({_mb(size)}; the limit is {_mb(max_bytes)})")
-    digest = hash_file(item.path)
+    if not item.path.is_file():
+        raise Refused("no such file")
+    try:
+        size = item.path.stat().st_size
+        if size > max_bytes:
+            raise Refused(f"too large ({_mb(size)}; the limit is {_mb(max_bytes)})")
+        digest = hash_file(item.path)
+    except OSError as exc:
+        raise Refused(f"cannot be read ({exc.strerror})") from None
     existing = known.get(digest)
     if existing is not None:
         raise Refused(f"same content as the existing document {existing}")
