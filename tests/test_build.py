@@ -381,8 +381,8 @@ def test_missing_docs_folder_leaves_index_untouched(seeded: Settings) -> None:
     with pytest.raises(DocsFolderError) as caught:
         build_index(seeded.with_(docs=missing), embedder_factory=refuse)
     assert str(caught.value) == (
-        f"Documents folder {missing} does not exist. Create it and put .txt, .md, .html or "
-        ".pdf files in it, or pass --docs DIR."
+        f"Documents folder {missing} does not exist. Create it and put .txt, .md, .html, "
+        ".pdf or .docx files in it, or pass --docs DIR."
     )
     assert snapshot(seeded.index) == before
 
@@ -407,7 +407,8 @@ def test_empty_docs_folder_leaves_index_untouched(seeded: Settings, content: str
     with pytest.raises(DocsFolderError) as caught:
         build_index(seeded.with_(docs=empty), embedder_factory=refuse)
     assert str(caught.value) == (
-        f"No documents in {empty}. Add .txt, .md, .html or .pdf files there, "
+        f"No documents in {empty}. Add .txt, .md, .html, .pdf or .docx files "
+        "there, "
         "or pass --docs DIR (or set QA_DOCS)."
     )
     assert snapshot(seeded.index) == before
@@ -415,12 +416,13 @@ def test_empty_docs_folder_leaves_index_untouched(seeded: Settings, content: str
 
 def test_folder_of_only_bad_files(settings: Settings) -> None:
     (settings.docs / "a.txt").write_bytes(b"")
-    (settings.docs / "b.docx").write_bytes(b"PK")
+    (settings.docs / "b.doc").write_bytes(b"\xd0\xcf\x11\xe0")
     with pytest.raises(DocsFolderError) as caught:
         build_index(settings, embedder_factory=refuse)
     assert str(caught.value) == (
         f"Nothing in {settings.docs} could be indexed (2 files skipped: a.txt: empty file; "
-        "b.docx: unsupported type .docx). Add .txt, .md, .html or .pdf files with text in them."
+        "b.doc: unsupported type .doc). Add .txt, .md, .html, .pdf or .docx files with text in "
+        "them."
     )
     assert not (settings.index / "CURRENT").exists()
     assert [p.name for p in settings.index.iterdir() if p.name != ".lock"] == []

@@ -15,7 +15,7 @@ import qa.cli
 from qa.index import load
 from qa.settings import Settings
 
-ACCEPTED = ".htm, .html, .md, .pdf, .txt"
+ACCEPTED = ".docx, .htm, .html, .md, .pdf, .txt"
 
 
 @pytest.fixture(autouse=True)

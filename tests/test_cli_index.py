@@ -151,8 +151,8 @@ def test_missing_docs_folder(
     assert code == 1
     assert out == []
     assert err == (
-        f"Error: Documents folder {missing} does not exist. Create it and put .txt, .md, .html "
-        "or .pdf files in it, or pass --docs DIR.\n"
+        f"Error: Documents folder {missing} does not exist. Create it and put .txt, .md, .html, "
+        ".pdf or .docx files in it, or pass --docs DIR.\n"
     )
     assert fake_model == []
 
@@ -163,7 +163,8 @@ def test_empty_docs_folder(
     code, out, err = run(capsys, *index_args(settings))
     assert code == 1 and out == []
     assert err == (
-        f"Error: No documents in {settings.docs}. Add .txt, .md, .html or .pdf files there, "
+        f"Error: No documents in {settings.docs}. Add .txt, .md, .html, .pdf or .docx files "
+        "there, "
         "or pass --docs DIR (or set QA_DOCS).\n"
     )
 
@@ -199,7 +200,7 @@ def test_only_bad_files_is_an_error(
     assert code == 1 and out == []
     assert err == (
         f"Error: Nothing in {settings.docs} could be indexed (1 file skipped: empty.txt: "
-        "empty file). Add .txt, .md, .html or .pdf files with text in them.\n"
+        "empty file). Add .txt, .md, .html, .pdf or .docx files with text in them.\n"
     )
 
 

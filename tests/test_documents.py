@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import zipfile
 from pathlib import Path
 
+import docx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
+from qa import word
 from qa.documents import (
     SUPPORTED_SUFFIXES,
     Document,
@@ -88,7 +91,7 @@ def encrypt(pdf: bytes, *, user_password: str) -> bytes:
 
 
 def test_supported_suffixes() -> None:
-    assert frozenset({".txt", ".md", ".html", ".htm", ".pdf"}) == SUPPORTED_SUFFIXES
+    assert frozenset({".txt", ".md", ".html", ".htm", ".pdf", ".docx"}) == SUPPORTED_SUFFIXES
 
 
 def test_txt_exact_text_and_metadata(tmp_path: Path) -> None:
@@ -164,7 +167,7 @@ def test_truncated_utf16_is_reported(tmp_path: Path) -> None:
         ("bom-only.txt", b"\xef\xbb\xbf", "empty file"),
         ("blank-utf16.txt", b"\xff\xfe \x00\n\x00", "empty file"),
         ("empty.pdf", b"", "empty file"),
-        ("report.docx", b"PK\x03\x04", "unsupported type .docx"),
+        ("report.doc", b"\xd0\xcf\x11\xe0", "unsupported type .doc"),
         ("archive.TAR", b"data", "unsupported type .tar"),
         ("Makefile", b"all:\n", "unsupported type (no extension)"),
         (
@@ -341,6 +344,72 @@ def test_broken_pdf(tmp_path: Path) -> None:
     )
 
 
+# --------------------------------------------------------------------------- Word
+
+
+def make_docx() -> bytes:
+    """A heading, a paragraph with a line break, a table with a merged cell, an empty paragraph
+    and a page header (which is not body text)."""
+    document = docx.Document()
+    document.add_heading("Treaty of Friendship", level=1)
+    document.add_paragraph("The treaty was signed on 11 July 1961.\nIt is still in force.")
+    table = document.add_table(rows=3, cols=3)
+    for row, values in enumerate([("Year", "Event", "Place"), ("1961", "Signed", "Beijing")]):
+        for column, value in enumerate(values):
+            table.cell(row, column).text = value
+    table.cell(2, 0).merge(table.cell(2, 1)).text = "Merged  cell"
+    table.cell(2, 2).text = "x"
+    document.add_paragraph("")
+    document.add_paragraph("Closing paragraph.")
+    document.sections[0].header.paragraphs[0].text = "PAGE HEADER"
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_docx_body_text_in_reading_order(tmp_path: Path) -> None:
+    doc = read(tmp_path, "treaty.docx", make_docx())
+    assert doc.text == (
+        "Treaty of Friendship\n\n"
+        "The treaty was signed on 11 July 1961.\nIt is still in force.\n\n"
+        "Year\tEvent\tPlace\n1961\tSigned\tBeijing\nMerged cell\tx\n\n"
+        "Closing paragraph."
+    )
+    assert (doc.pages, doc.warning) == ((), None)
+
+
+def test_docx_without_text(tmp_path: Path) -> None:
+    out = io.BytesIO()
+    docx.Document().save(out)
+    assert reason(tmp_path, "blank.docx", out.getvalue()) == "Word document has no text"
+
+
+def test_docx_that_is_not_a_word_file(tmp_path: Path) -> None:
+    assert reason(tmp_path, "renamed.docx", b"plain text, not a zip") == (
+        "not a readable Word document (not a .docx zip file)"
+    )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("other.xml", "<x/>")
+    assert reason(tmp_path, "zip.docx", archive.getvalue()) == (
+        "not a readable Word document (no word/document.xml inside)"
+    )
+
+
+def test_docx_that_unpacks_too_large_is_refused_before_parsing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(word, "MAX_UNPACKED_BYTES", 1024 * 1024)
+    document = docx.Document()
+    document.add_paragraph("again " * 200_000)  # 1.2 MB of XML, a few KB zipped
+    out = io.BytesIO()
+    document.save(out)
+    assert len(out.getvalue()) < 100_000
+    assert (
+        reason(tmp_path, "bomb.docx", out.getvalue()) == "Word document unpacks to more than 1 MB"
+    )
+
+
 # --------------------------------------------------------------------------- hashing
 
 
@@ -415,8 +484,8 @@ def test_discover_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(DocsFolderError) as caught:
         discover(missing)
     assert str(caught.value) == (
-        f"Documents folder {missing} does not exist. Create it and put .txt, .md, .html or .pdf "
-        "files in it, or pass --docs DIR."
+        f"Documents folder {missing} does not exist. Create it and put .txt, .md, .html, .pdf "
+        "or .docx files in it, or pass --docs DIR."
     )
 
 

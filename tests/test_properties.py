@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import docx
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -139,7 +141,7 @@ def test_chunker_on_one_megabyte() -> None:
 
 # --------------------------------------------------------------------------- document reading
 
-SUFFIXES = [*sorted(SUPPORTED_SUFFIXES), ".docx", ""]
+SUFFIXES = [*sorted(SUPPORTED_SUFFIXES), ".doc", ""]
 PREFIXES = [b"", b"%PDF-1.4\n", b"<html><body>", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff",
             b"\xff\xfe\x00\x00", b"PK\x03\x04", b"\x00"]  # fmt: skip
 
@@ -176,14 +178,24 @@ def test_reading_arbitrary_bytes_raises_only_document_error(
     )
 
 
-def test_reading_a_pdf_truncated_at_every_point(tmp_path: Path) -> None:
-    """A PDF cut short anywhere (a half-copied download) is skipped or read, never a crash."""
-    pdf = _tiny_pdf()
-    for cut in range(0, len(pdf), 7):
-        path = tmp_path / f"cut{cut}.pdf"
-        path.write_bytes(pdf[:cut])
+@pytest.mark.parametrize(("suffix", "step"), [(".pdf", 7), (".docx", 61)])
+def test_reading_a_file_truncated_at_every_point(tmp_path: Path, suffix: str, step: int) -> None:
+    """A PDF or Word file cut short anywhere (a half-copied download) is skipped or read, never
+    a crash."""
+    data = _tiny_pdf() if suffix == ".pdf" else _tiny_docx()
+    for cut in range(0, len(data), step):
+        path = tmp_path / f"cut{cut}{suffix}"
+        path.write_bytes(data[:cut])
         with contextlib.suppress(DocumentError):
             read_document(path, root=tmp_path)
+
+
+def _tiny_docx() -> bytes:
+    document = docx.Document()
+    document.add_paragraph("Hello from a tiny Word document.")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
 
 
 def _tiny_pdf() -> bytes:

@@ -289,7 +289,7 @@ def test_upload_through_server_then_rebuild_then_cited(tmp_path: Path) -> None:
                 {
                     "name": "tool.exe",
                     "reason": "unsupported file type .exe; accepted types: "
-                    ".htm, .html, .md, .pdf, .txt",
+                    ".docx, .htm, .html, .md, .pdf, .txt",
                 }
             ],
         }
@@ -343,7 +343,10 @@ def test_bad_uploads_are_refused_with_reasons(
     result = save_uploads(seeded.docs, files, max_bytes=1024 * 1024)
     assert result.added == []
     assert result.refused == [
-        ("notes.exe", "unsupported file type .exe; accepted types: .htm, .html, .md, .pdf, .txt"),
+        (
+            "notes.exe",
+            "unsupported file type .exe; accepted types: .docx, .htm, .html, .md, .pdf, .txt",
+        ),
         ("big.txt", "too large (2.0 MB; the limit is 1.0 MB)"),
         ("../../x.txt", "file names with a folder path are not accepted"),
         ("..\\evil.txt", "file names with a folder path are not accepted"),

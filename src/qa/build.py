@@ -21,7 +21,14 @@ import filelock
 import numpy as np
 
 from qa.chunking import ChunkParams, Chunks, chunk
-from qa.documents import Document, Skipped, discover, hash_file, read_document
+from qa.documents import (
+    TYPES_IN_WORDS,
+    Document,
+    Skipped,
+    discover,
+    hash_file,
+    read_document,
+)
 from qa.embedding import Embedder, load_embedder, model_name
 from qa.errors import DocsFolderError, DocumentError, IndexBusyError, IndexVersionError, QaError
 from qa.index import DocumentEntry, Index, load, save
@@ -177,7 +184,7 @@ def _scan(docs: Path) -> list[_Found]:
     paths = discover(docs)
     if not paths:
         raise DocsFolderError(
-            f"No documents in {docs}. Add .txt, .md, .html or .pdf files there, "
+            f"No documents in {docs}. Add {TYPES_IN_WORDS} files there, "
             "or pass --docs DIR (or set QA_DOCS)."
         )
     found = []
@@ -407,8 +414,7 @@ def _check_not_empty(index: Index, docs: Path, skipped: list[Skipped]) -> None:
     reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:3])
     raise DocsFolderError(
         f"Nothing in {docs} could be indexed ({counted(len(skipped), 'file')} skipped: "
-        f"{reasons}). "
-        "Add .txt, .md, .html or .pdf files with text in them."
+        f"{reasons}). Add {TYPES_IN_WORDS} files with text in them."
     )
 
 

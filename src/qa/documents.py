@@ -26,6 +26,7 @@ from qa.errors import DocsFolderError, DocumentError
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
+    "TYPES_IN_WORDS",
     "Document",
     "Skipped",
     "discover",
@@ -39,9 +40,11 @@ warnings.filterwarnings("ignore", category=MarkupResemblesLocatorWarning)
 warnings.filterwarnings("ignore", category=XMLParsedAsHTMLWarning)
 
 _CHUNK = 1 << 20
+TYPES_IN_WORDS = ".txt, .md, .html, .pdf or .docx"  # what the messages ask for
 _MISSING_FOLDER = (
-    "Documents folder {docs_dir} does not exist. Create it and put .txt, .md, .html or .pdf "
-    "files in it, or pass --docs DIR."
+    "Documents folder {docs_dir} does not exist. Create it and put "
+    + TYPES_IN_WORDS
+    + " files in it, or pass --docs DIR."
 )
 
 
@@ -451,11 +454,18 @@ def _short(exc: Exception) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def _docx(data: bytes) -> _Extracted:
+    from qa.word import docx_text  # python-docx loads in 0.14 s: only when a .docx is read
+
+    return _Extracted(docx_text(data))
+
+
 _EXTRACTORS: dict[str, Callable[[bytes], _Extracted]] = {
     ".txt": _plain,
     ".md": _plain,
     ".html": _html,
     ".htm": _html,
     ".pdf": _pdf,
+    ".docx": _docx,
 }
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_EXTRACTORS)
