@@ -4,7 +4,8 @@ Prints recall@1 / MRR@10 over a grid of signal weights, the same figures for wei
 on one half of the questions and measured on the other, the same with answer-hit for the
 stand-ins of question words the documents lack (qa.neighbours NEAR and CREDIT), then, for a
 range of abstention thresholds, how many answerable questions would be refused and how many
-unanswerable ones answered (the trade-off behind answer.Policy.abstain_below).
+unanswerable ones answered (the trade-off behind answer.Policy.abstain_below), and how many
+answers each "weak match" bar flags and how many of those were wrong (Policy.weak_below).
 """
 
 from __future__ import annotations
@@ -182,6 +183,27 @@ def threshold_table(engine: Engine, items: list[evaluate.Item]) -> None:
         print(f"{t:9.2f}  {refused:18d}  {answered:21d}{mark}")
 
 
+def weak_table(engine: Engine, items: list[evaluate.Item]) -> None:
+    """Of the answers given, how many each weak bar would flag and how many of those were wrong
+    (evidence not quoted) or should not have been answered: the figures behind
+    Policy.weak_below."""
+    policy = engine.policy
+    outcomes = []
+    for item in items:
+        _, retrieval = engine.retrieve(item.question, item.history)
+        strength = answerability(retrieval.hits[0], retrieval) if retrieval.hits else 0.0
+        if strength < policy.abstain_below:
+            continue
+        answer = engine.ask(item.question, history=item.history)
+        good = item.evidence is not None and evaluate.quotes(item, answer)
+        outcomes.append((strength, good))
+    print(f"\nweak bar  flagged  of them wrong or unanswerable   (of {len(outcomes)} answered)")
+    for bar in (0.6, 0.7, 0.8, 0.9, 1.0):
+        flagged = [good for strength, good in outcomes if strength < bar]
+        mark = "  <- Policy.weak_below" if abs(bar - policy.weak_below) < 1e-9 else ""
+        print(f"{bar:8.2f}  {len(flagged):7d}  {flagged.count(False):28d}{mark}")
+
+
 def main() -> None:
     settings = seeds_index()
     engine = Engine.open(settings)
@@ -195,6 +217,7 @@ def main() -> None:
     answer_table(engine, answerable)
     stand_in_table(engine, answerable, texts)
     threshold_table(engine, items)
+    weak_table(engine, items)
 
 
 if __name__ == "__main__":

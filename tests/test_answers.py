@@ -14,8 +14,10 @@ from qa.answer import (
     _NUMBER,
     EMPTY_QUESTION,
     NOT_FOUND,
+    WEAK_MATCH,
     Policy,
     answer_type,
+    answerability,
     compose,
 )
 from qa.build import build_index
@@ -110,6 +112,24 @@ def test_empty_question_is_not_searched(
 def test_off_topic_question_abstains(engine: Engine) -> None:
     answer = engine.ask("How do I reverse a linked list in Python?")
     assert (answer.answer, answer.abstained, answer.passages) == (NOT_FOUND, True, ())
+
+
+def test_an_answer_below_the_weak_bar_says_so(engine: Engine) -> None:
+    _, retrieval = engine.retrieve(FILM)
+    strength = answerability(retrieval.hits[0], retrieval)
+    searcher = Searcher(engine.index)
+
+    def notes(weak_below: float) -> tuple[str, ...]:
+        policy = Policy(abstain_below=0.0, weak_below=weak_below)
+        answer = compose(FILM, retrieval, searcher, policy=policy)
+        assert not answer.abstained
+        return answer.notes
+
+    assert notes(strength + 1e-6) == (WEAK_MATCH,)
+    assert notes(strength) == ()
+    assert WEAK_MATCH == (
+        "A weak match: the passages share little with the question. Check them first."
+    )
 
 
 def test_very_long_question_is_cut_with_a_note(engine: Engine) -> None:

@@ -28,7 +28,7 @@ import uvicorn
 from fakes import FakeEmbedder
 from gradio_client import Client, handle_file
 
-from qa.answer import EMPTY_QUESTION, NOT_FOUND, Answer, CitedPassage
+from qa.answer import EMPTY_QUESTION, NOT_FOUND, WEAK_MATCH, Answer, CitedPassage
 from qa.errors import BuildCancelledError
 from qa.folder import Incoming, clean_name, delete_document, save_uploads
 from qa.folder import Refused as RefusedUpload
@@ -718,6 +718,14 @@ def test_answer_html_escapes_and_marks_citations() -> None:
     assert '<span class="qa-source">a&lt;b&gt;.txt</span>' in page
     assert "<code>a&lt;b&gt;.txt, lines 3-4</code>" in page
     assert citations_text(answer) == "[1] a<b>.txt, lines 3-4"
+
+
+def test_a_weak_match_note_stands_out_from_other_notes() -> None:
+    passage = cited("Some text.", 0, ((0, 10),))
+    answer = Answer("q", "Some text. [1]", False, (passage,), ("Other note.", WEAK_MATCH))
+    page = answer_html(answer, lambda place: "")
+    assert '<p class="qa-note">Other note.</p>' in page
+    assert f'<p class="qa-note qa-weak">{html.escape(WEAK_MATCH)}</p>' in page
 
 
 def test_abstention_is_shown_without_citations() -> None:

@@ -12,6 +12,7 @@ from qa.search import Hit, Retrieval, Searcher
 
 NOT_FOUND = "I couldn't find this in the documents."
 EMPTY_QUESTION = "Please type a question."
+WEAK_MATCH = "A weak match: the passages share little with the question. Check them first."
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class Policy:
     """When to answer, and which sentences; chosen on the labelled set (bench/tune_retrieval.py)."""
 
     abstain_below: float = 0.46  # answerability() of the top hit
+    weak_below: float = 0.9  # answered, but flagged as a weak match (WEAK_MATCH) below this
     quote_from: int = 2  # answer sentences come from the top few passages
     keyword_weight: float = 0.1  # share of the question's content weight a sentence contains
     rank_weight: float = 0.0  # per rank: a sentence from passage 1 beats a tie from passage 3
@@ -99,8 +101,11 @@ def compose(
     notes: tuple[str, ...] = (),
 ) -> Answer:
     hits = retrieval.hits
-    if not hits or answerability(hits[0], retrieval) < policy.abstain_below:
+    strength = answerability(hits[0], retrieval) if hits else 0.0
+    if strength < policy.abstain_below:
         return Answer(question, NOT_FOUND, True, (), notes)
+    if strength < policy.weak_below:
+        notes = (*notes, WEAK_MATCH)
     chosen = _choose_sentences(question, retrieval, searcher, policy)
     rank_of = {hit.row: rank for rank, hit in enumerate(hits, 1)}
     passages = tuple(_cite(rank, hit, searcher, chosen) for rank, hit in enumerate(hits, 1))

@@ -11,7 +11,7 @@ import html
 import re
 from collections.abc import Callable, Sequence
 
-from qa.answer import NOT_FOUND, Answer, CitedPassage, Place
+from qa.answer import NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
 from qa.wording import counted
 
 Locate = Callable[[Place], str]  # "lines 3-5" / "page 2" for a place in a document
@@ -32,7 +32,7 @@ def question_html(question: str) -> str:
 
 
 def answer_html(answer: Answer, locate: Locate) -> str:
-    notes = "".join(f'<p class="qa-note">{esc(n)}</p>' for n in answer.notes)
+    notes = "".join(_note_html(n) for n in answer.notes)
     if answer.abstained:
         hint = f'<p class="qa-hint">{esc(ABSTAIN_HINT)}</p>' if answer.answer == NOT_FOUND else ""
         return (
@@ -52,6 +52,11 @@ def answer_html(answer: Answer, locate: Locate) -> str:
         f'<div class="qa-answer"><p class="qa-text">{_markers(esc(answer.answer))}</p>{notes}'
         f'<div class="qa-passages">{quoted}</div>{more}</div>'
     )
+
+
+def _note_html(note: str) -> str:
+    kind = "qa-note qa-weak" if note == WEAK_MATCH else "qa-note"
+    return f'<p class="{kind}">{esc(note)}</p>'
 
 
 def cited_ranks(answer: Answer) -> set[int]:

@@ -29,6 +29,8 @@ CSS = """
 .qa-marker { color: var(--color-accent); font-weight: 600; margin-left: 1px; }
 .qa-abstained .qa-text { font-style: italic; }
 .qa-hint, .qa-note { font-size: .85em; opacity: .75; margin: .2em 0; }
+.qa-note.qa-weak { opacity: 1; color: #92400e; background: #fef3c7; border-radius: 4px;
+  padding: 2px 6px; }
 .qa-passages { display: flex; flex-direction: column; gap: 6px; margin-top: .4em; }
 .qa-passage { border: 1px solid var(--border-color-primary); border-radius: 8px;
   padding: 6px 10px; background: var(--background-fill-primary); }
