@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from qa.errors import QaError
 from qa.settings import Settings
 from qa.web_api import parse_auth
 from qa.web_service import Service
@@ -42,4 +43,7 @@ app = create_app(settings, service=service)
 
 
 if __name__ == "__main__":
-    serve(settings, host=args.host, port=args.port, app=app)
+    try:
+        serve(settings, host=args.host, port=args.port, app=app)
+    except QaError as exc:  # the port is taken, say
+        sys.exit(f"Error: {exc}")

@@ -28,8 +28,10 @@ import uvicorn
 from fakes import FakeEmbedder
 from gradio_client import Client, handle_file
 
+import qa.cli
+import qa.web
 from qa.answer import EMPTY_QUESTION, NOT_FOUND, WEAK_MATCH, Answer, CitedPassage
-from qa.errors import BuildCancelledError
+from qa.errors import BuildCancelledError, ServeError
 from qa.folder import Incoming, clean_name, delete_document, save_uploads
 from qa.folder import Refused as RefusedUpload
 from qa.settings import Settings
@@ -528,6 +530,9 @@ import sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from fakes import FakeEmbedder
+
+import qa.cli
+import qa.web
 from qa.settings import Settings
 from qa.web_service import Service
 
@@ -645,7 +650,8 @@ def test_serve_warns_on_open_host_without_auth(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], settings: Settings
 ) -> None:
     calls: list[tuple[str, int]] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **_: calls.append((host, port)))
+    monkeypatch.setattr(qa.web, "bind", lambda host, port: calls.append((host, port)))
+    monkeypatch.setattr(qa.web, "_run", lambda app, listening: None)
     serve(settings, host="0.0.0.0", port=8123, app=object())  # type: ignore[arg-type]
     assert calls == [("0.0.0.0", 8123)]
     assert "warning: serving on 0.0.0.0, which other machines can reach, without a password" in (
@@ -654,6 +660,28 @@ def test_serve_warns_on_open_host_without_auth(
     serve(settings, host="127.0.0.1", port=8123, app=object())  # type: ignore[arg-type]
     serve(settings.with_(auth=USERS), host="0.0.0.0", port=8123, app=object())  # type: ignore[arg-type]
     assert "warning" not in capsys.readouterr().err
+
+
+def test_serve_on_a_taken_port_says_so_before_building_the_app(
+    settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(qa.web, "create_app", lambda *a, **k: pytest.fail("app built"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        argv = ["serve", "--port", str(port), "--docs", str(settings.docs)]
+        assert qa.cli.main([*argv, "--index", str(settings.index)]) == 1
+    assert capsys.readouterr().err == (
+        f"Error: Cannot listen on 127.0.0.1:{port}: the port is in use. Stop what is using it, "
+        "or choose another port with --port (QA_PORT).\n"
+    )
+    with pytest.raises(ServeError) as caught:
+        serve(settings, host="192.0.2.1", port=port)  # TEST-NET-1: no machine has it
+    assert str(caught.value) == (
+        "Cannot listen on 192.0.2.1: it is not an address of this machine. Give an address of "
+        "this machine with --host (QA_HOST)."
+    )
 
 
 @pytest.mark.parametrize(

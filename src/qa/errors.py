@@ -39,3 +39,7 @@ class ModelError(QaError):
 
 class BuildCancelledError(QaError):
     """A build was stopped before it finished; the previous index is untouched."""
+
+
+class ServeError(QaError):
+    """The app cannot listen where it was asked to (port taken, address not on this machine)."""

@@ -9,8 +9,10 @@ the page and the API answer at once; questions asked meanwhile wait (UI) or get 
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -23,6 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from fastapi import FastAPI
 
 from qa.embedding import Embedder
+from qa.errors import ServeError
 from qa.settings import Settings
 from qa.web_api import Credentials, add_api, check_password, parse_auth
 from qa.web_service import MIB, Service
@@ -106,14 +109,52 @@ def serve(
     embedder_factory: Callable[[], Embedder] | None = None,
     app: FastAPI | None = None,
 ) -> None:
-    """Run the app (or `app`, when already built by create_app) until interrupted."""
-    import uvicorn
-
+    """Run the app (or `app`, when already built by create_app) until interrupted; ServeError
+    when the address cannot be had, before anything slow is done."""
+    listening = bind(host, port)
     if not settings.auth and not is_loopback(host):
         print(OPEN_WARNING.format(host=host), file=sys.stderr)
     app = app or create_app(settings, embedder_factory=embedder_factory)
     print(f"qa: serving {settings.docs} at http://{_url_host(host)}:{port}/", file=sys.stderr)
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
+    _run(app, listening)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The server's socket, bound here so a taken port is a message, not a uvicorn log line
+    after the page was announced."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        listening = socket.socket(family, socket.SOCK_STREAM)
+    except OSError as exc:
+        raise ServeError(f"Cannot listen on {host}: {exc.strerror or exc}. {_OTHER_HOST}") from None
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+    except OSError as exc:
+        listening.close()
+        raise ServeError(_bind_failure(host, port, exc)) from None
+    return listening
+
+
+_OTHER_HOST = "Give an address of this machine with --host (QA_HOST)."
+
+
+def _bind_failure(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"Cannot listen on {host}: it is not an address of this machine. {_OTHER_HOST}"
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"Cannot listen on {host}:{port}: the port is in use. Stop what is using it, or "
+            "choose another port with --port (QA_PORT)."
+        )
+    return f"Cannot listen on {host}:{port}: {exc.strerror}. Choose another port with --port."
+
+
+def _run(app: FastAPI, listening: socket.socket) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[listening])
 
 
 def is_loopback(host: str) -> bool:
