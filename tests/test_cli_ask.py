@@ -42,6 +42,29 @@ def test_ask_json_prints_one_object(indexed: Settings, capsys: pytest.CaptureFix
     assert data["passages"][0]["also_in"][0]["source"] == "002_04be3917b46db590.txt"
 
 
+def test_ask_warns_when_the_documents_changed_since_the_index_was_built(
+    indexed: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (indexed.docs / "new.txt").write_text("A new note.\n", encoding="utf-8")
+    (indexed.docs / "skipped.xlsx").write_bytes(b"PK")  # never indexable: not a change
+    with (indexed.docs / "000_cd573fa89ff91e39.txt").open("a", encoding="utf-8") as edited:
+        edited.write("One more line.\n")
+    assert run(indexed, "ask", "--json", "Who directed The Battle at Lake Changjin?") == 0
+    captured = capsys.readouterr()
+    assert captured.err == (
+        f"warning: {indexed.docs} has changed since the index was built (1 new, 1 changed "
+        "documents); answers come from the index as built until `qa index` runs.\n"
+    )
+    assert json.loads(captured.out)["passages"][0]["source"] == "001_e71676ddd8f87f03.txt"
+    build_index(indexed, embedder_factory=FakeEmbedder)
+    (indexed.docs / "002_04be3917b46db590.txt").unlink()
+    assert run(indexed, "ask", "Mao") == 0
+    assert capsys.readouterr().err == (
+        f"warning: {indexed.docs} has changed since the index was built (1 deleted document); "
+        "answers come from the index as built until `qa index` runs.\n"
+    )
+
+
 def test_ask_reads_questions_from_stdin(
     indexed: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,12 +6,16 @@ import argparse
 import json
 import sys
 import textwrap
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.answer import Answer, Place
 from qa.settings import Settings
+
+if TYPE_CHECKING:
+    from qa.engine import Engine
 
 EXIT_OK, EXIT_ERROR = 0, 1
 
@@ -48,6 +52,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     single_threaded_blas()
     settings = settings.with_(top_k=args.top_k) if args.top_k else settings
     engine = Engine.open(settings)
+    _warn_if_stale(engine)
     questions = sys.stdin if args.question == "-" else [args.question]
     history: list[str] = list(args.history)
     for line in questions:
@@ -58,6 +63,23 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(render(answer, engine.settings))
     return EXIT_OK
+
+
+def _warn_if_stale(engine: Engine) -> None:
+    """Answers come from the index as built: say so when the folder has moved on since."""
+    from qa.folder import PENDING, document_states, sizes_on_disk
+
+    docs = engine.settings.docs
+    states = document_states(engine.index, sizes_on_disk(docs)).values()
+    pending = Counter(state for state in states if state in PENDING)
+    if pending:
+        changes = ", ".join(f"{pending[s]} {s}" for s in PENDING if pending[s])
+        noun = "document" if pending.total() == 1 else "documents"
+        print(
+            f"warning: {docs} has changed since the index was built ({changes} {noun}); "
+            "answers come from the index as built until `qa index` runs.",
+            file=sys.stderr,
+        )
 
 
 def render(answer: Answer, settings: Settings) -> str:
@@ -90,6 +112,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     single_threaded_blas()
     items = evaluate.read_items(args.file)
     engine = Engine.open(settings)
+    _warn_if_stale(engine)
     engine.warm()
     texts = {d.source: d.text for d in engine.index.documents}
     outcomes = evaluate.run(

@@ -173,7 +173,7 @@ def read_document(path: Path, *, root: Path) -> Document:
     suffix = path.suffix.lower()
     extract = _EXTRACTORS.get(suffix)
     if extract is None:
-        raise DocumentError(f"unsupported type {suffix or '(no extension)'}")
+        raise DocumentError(unsupported_type(path))
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -189,6 +189,11 @@ def read_document(path: Path, *, root: Path) -> Document:
         pages=extracted.pages,
         warning=extracted.warning,
     )
+
+
+def unsupported_type(path: Path) -> str:
+    """Why a file of this type is skipped."""
+    return f"unsupported type {path.suffix.lower() or '(no extension)'}"
 
 
 def _source(path: Path, root: Path) -> str:

@@ -1,5 +1,5 @@
-"""Adding and deleting documents (from the page and `qa add`): every name that arrives is
-untrusted.
+"""The documents folder: adding and deleting files (from the page and `qa add`), and what
+changed in it since the index was built. Every name that arrives is untrusted.
 
 Added files land in the documents folder under a cleaned name; they never replace another file
 (a "-1", "-2" suffix is added) and a file whose content is already there is refused. Deletes
@@ -13,12 +13,22 @@ import re
 import shutil
 import unicodedata
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from qa.documents import SUPPORTED_SUFFIXES, discover, hash_file, read_document
-from qa.errors import DocsFolderError, DocumentError
+from qa.documents import (
+    SUPPORTED_SUFFIXES,
+    discover,
+    hash_file,
+    read_document,
+    unsupported_type,
+)
+from qa.errors import DocsFolderError, DocumentError, QaError
+
+if TYPE_CHECKING:
+    from qa.index import Index
 
 MAX_FILES = 20
 MAX_NAME_CHARS = 150
@@ -183,3 +193,42 @@ def delete_document(docs: Path, source: str, *, allowed: Iterable[str]) -> None:
 
 def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
+
+
+PENDING = ("new", "changed", "deleted")
+
+
+def sizes_on_disk(docs: Path) -> dict[str, int]:
+    """Every file of the documents folder (relative POSIX path) with its size; empty when the
+    folder is missing."""
+    try:
+        paths = discover(docs)
+    except QaError:
+        return {}
+    out = {}
+    for path in paths:
+        try:
+            out[path.relative_to(docs).as_posix()] = path.stat().st_size
+        except OSError:
+            continue
+    return out
+
+
+def document_states(index: Index | None, on_disk: Mapping[str, int]) -> dict[str, str]:
+    """Per document: "indexed", or one of PENDING (a change of size counts as changed: hashing
+    every file is what a build does), or "skipped: <reason>" for a file the last build skipped
+    or of a type no build reads."""
+    states: dict[str, str] = {}
+    for entry in index.documents if index is not None else ():
+        size = on_disk.get(entry.source)
+        states[entry.source] = (
+            "deleted" if size is None else "changed" if size != entry.size else "indexed"
+        )
+    skipped = {s["source"]: s["reason"] for s in index.manifest.get("skipped", [])} if index else {}
+    for source in sorted(on_disk):
+        if source in states:
+            continue
+        if source not in skipped and Path(source).suffix.lower() not in SUPPORTED_SUFFIXES:
+            skipped[source] = unsupported_type(Path(source))  # no build needed to know that
+        states[source] = f"skipped: {skipped[source]}" if source in skipped else "new"
+    return states

@@ -21,11 +21,17 @@ from typing import Any
 
 from qa.answer import EMPTY_QUESTION, Answer, Place
 from qa.build import BuildReport, ProgressFn, build_index
-from qa.documents import discover
 from qa.embedding import Embedder, load_embedder
 from qa.engine import Engine, check_model, single_threaded_blas
 from qa.errors import BuildCancelledError, ModelError, QaError
-from qa.folder import Incoming, UploadResult, delete_document, save_uploads
+from qa.folder import (
+    Incoming,
+    UploadResult,
+    delete_document,
+    document_states,
+    save_uploads,
+    sizes_on_disk,
+)
 from qa.index import Index, load
 from qa.settings import Settings
 
@@ -248,36 +254,18 @@ class Service:
 
     def documents(self) -> list[DocumentRow]:
         """Indexed documents, plus files added, changed or removed since the last build."""
-        on_disk = self._files_on_disk()
+        on_disk = sizes_on_disk(self.settings.docs)
         index = self.index
-        rows: list[DocumentRow] = []
-        indexed = set()
-        for entry in index.documents if index is not None else []:
-            indexed.add(entry.source)
-            size = on_disk.get(entry.source)
-            state = "deleted" if size is None else "changed" if size != entry.size else "indexed"
-            count = entry.passages[1] - entry.passages[0]
-            rows.append(DocumentRow(entry.source, count, entry.size, entry.indexed_at, state))
-        skipped = _skipped(index)
-        for source, size in sorted(on_disk.items()):
-            if source not in indexed:
-                state = f"skipped: {skipped[source]}" if source in skipped else "new"
-                rows.append(DocumentRow(source, None, size, None, state))
+        entries = {e.source: e for e in index.documents} if index is not None else {}
+        rows = []
+        for source, state in document_states(index, on_disk).items():
+            entry = entries.get(source)
+            if entry is None:
+                rows.append(DocumentRow(source, None, on_disk[source], None, state))
+            else:
+                count = entry.passages[1] - entry.passages[0]
+                rows.append(DocumentRow(source, count, entry.size, entry.indexed_at, state))
         return rows
-
-    def _files_on_disk(self) -> dict[str, int]:
-        docs = self.settings.docs
-        try:
-            paths = discover(docs)
-        except QaError:
-            return {}
-        out = {}
-        for path in paths:
-            try:
-                out[path.relative_to(docs).as_posix()] = path.stat().st_size
-            except OSError:
-                continue
-        return out
 
     # ------------------------------------------------------------------ status
 
@@ -326,12 +314,6 @@ def _check_sources(index: Index, sources: Collection[str] | None) -> set[str] | 
     if unknown:
         raise RequestError(f"Unknown documents: {', '.join(unknown)} (not in the index).")
     return set(sources)
-
-
-def _skipped(index: Index | None) -> dict[str, str]:
-    if index is None:
-        return {}
-    return {s["source"]: s["reason"] for s in index.manifest.get("skipped", [])}
 
 
 def _index_summary(index: Index) -> dict[str, Any]:
