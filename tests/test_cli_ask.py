@@ -8,12 +8,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes import FakeEmbedder
 
 from qa import cli
+from qa.answer import NOT_FOUND, Answer
 from qa.build import build_index
+from qa.engine import Engine
 from qa.settings import Settings
 
 
@@ -63,6 +66,35 @@ def test_ask_warns_when_the_documents_changed_since_the_index_was_built(
         f"warning: {indexed.docs} has changed since the index was built (1 deleted document); "
         "answers come from the index as built until `qa index` runs.\n"
     )
+
+
+def test_chat_asks_each_question_with_the_earlier_ones_until_new(
+    indexed: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked: list[tuple[str, tuple[str, ...]]] = []
+    real_ask = Engine.ask
+
+    def ask(engine: Engine, question: str, **options: Any) -> Answer:
+        asked.append((question, tuple(options["history"])))
+        return real_ask(engine, question, **options)
+
+    monkeypatch.setattr(Engine, "ask", ask)
+    film = "Who directed The Battle at Lake Changjin?"
+    lines = [film, "", "  Who wrote the review of it?  ", "/new", "Who wrote it?"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert run(indexed, "chat", "--top-k", "1") == 0
+    assert asked == [
+        (film, ()),
+        ("Who wrote the review of it?", (film,)),
+        ("Who wrote it?", ()),
+    ]  # blank lines are skipped; /new forgets the conversation
+    answers = capsys.readouterr().out.split("\n\n[1] 001_e71676ddd8f87f03.txt, lines 189-193")
+    assert answers[0].startswith("The Battle at Lake Changjin, directed by Chen Kaige")
+    assert answers[1].endswith(
+        "\n\nThe following review was written by Friends of Socialist China co-editor Keith "
+        "Bennett. [1]"
+    )  # the follow-up found the review's author through the film question
+    assert answers[2].endswith(f"\n\n(new conversation)\n\n{NOT_FOUND}\n\n")
 
 
 def test_ask_reads_questions_from_stdin(

@@ -1,4 +1,4 @@
-"""`qa ask`, `qa eval` and `qa serve`: the commands that read an index."""
+"""`qa ask`, `qa chat`, `qa eval` and `qa serve`: the commands that read an index."""
 
 from __future__ import annotations
 
@@ -30,6 +30,12 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
         "--history", action="append", default=[], help="an earlier question (repeatable)"
     )
     ask.set_defaults(run=run_ask)
+    chat = commands.add_parser(
+        "chat", parents=[common], help="ask in a conversation: follow-ups use earlier questions"
+    )
+    chat.add_argument("--top-k", type=int, help="passages to cite (default 5, QA_TOP_K)")
+    chat.add_argument("--source", action="append", help="search only this document (repeatable)")
+    chat.set_defaults(run=run_chat)
     evaluate = commands.add_parser("eval", parents=[common], help="measure quality on a JSONL set")
     evaluate.add_argument("file", type=Path, help="one JSON object per line")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
@@ -47,12 +53,7 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.engine import Engine, single_threaded_blas
-
-    single_threaded_blas()
-    settings = settings.with_(top_k=args.top_k) if args.top_k else settings
-    engine = Engine.open(settings)
-    _warn_if_stale(engine)
+    engine = _open(args, settings)
     questions = sys.stdin if args.question == "-" else [args.question]
     history: list[str] = list(args.history)
     for line in questions:
@@ -63,6 +64,51 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(render(answer, engine.settings))
     return EXIT_OK
+
+
+NEW_CONVERSATION = "/new"
+
+
+def run_chat(args: argparse.Namespace, settings: Settings) -> int:
+    """A conversation in the terminal: each question is asked with the ones before it, as in
+    the page's chat; /new forgets them. Ends at end of input (Ctrl-D)."""
+    engine = _open(args, settings)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(
+            f'Questions about {settings.docs}; a follow-up may say "it" or "he". '
+            f"{NEW_CONVERSATION} starts a new conversation, Ctrl-D ends.",
+            file=sys.stderr,
+        )
+    history: list[str] = []
+    while (line := _read_line("? " if interactive else "")) is not None:
+        question = line.strip()
+        if question == NEW_CONVERSATION:
+            history.clear()
+            print("(new conversation)\n", flush=True)
+        elif question:
+            answer = engine.ask(question, history=history, sources=args.source)
+            print(render(answer, engine.settings) + "\n", flush=True)
+            history.append(question)
+    return EXIT_OK
+
+
+def _read_line(prompt: str) -> str | None:
+    try:
+        return input(prompt)
+    except EOFError:
+        return None
+
+
+def _open(args: argparse.Namespace, settings: Settings) -> Engine:
+    """The engine for the asking commands, with their options, warning of a stale index."""
+    from qa.engine import Engine, single_threaded_blas
+
+    single_threaded_blas()
+    settings = settings.with_(top_k=args.top_k) if args.top_k else settings
+    engine = Engine.open(settings)
+    _warn_if_stale(engine)
+    return engine
 
 
 def _warn_if_stale(engine: Engine) -> None:
