@@ -308,7 +308,7 @@ BAD_REASONS = {
     "blank.md": "empty file",
     "broken-utf16.txt": "invalid UTF-16 text",
     "empty.txt": "empty file",
-    "report.docx": "unsupported type .docx",
+    "report.docx": "not a readable Word document (not a .docx zip file)",
 }
 
 

@@ -182,7 +182,7 @@ def test_bad_files_are_warned_about_and_the_rest_indexed(
     assert err.splitlines() == [
         "warning: skipped broken.txt: invalid UTF-16 text",
         "warning: skipped empty.txt: empty file",
-        "warning: skipped letter.docx: unsupported type .docx",
+        "warning: skipped letter.docx: not a readable Word document (not a .docx zip file)",
         "warning: skipped program.txt: binary file",
         "warning: legacy.txt: not UTF-8; decoded as cp1252",
     ]
