@@ -9,6 +9,7 @@ the page and the API answer at once; questions asked meanwhile wait (UI) or get 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import os
@@ -154,7 +155,9 @@ def _run(app: FastAPI, listening: socket.socket) -> None:
     import uvicorn
 
     config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
-    uvicorn.Server(config).run(sockets=[listening])
+    # uvicorn re-raises the Ctrl-C it shut down on; the shutdown is done, so it ends here quietly.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[listening])
 
 
 def is_loopback(host: str) -> bool:
