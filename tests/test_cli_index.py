@@ -143,6 +143,47 @@ def test_summary_counts_one_of_a_kind_in_the_singular(
     )
 
 
+def test_status_lists_what_changed_since_the_build(
+    seeded: Settings, fake_model: list[Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, *index_args(seeded))
+    report = load(seeded.index).summary()
+    code, out, err = run(capsys, "status", "--docs", seeded.docs, "--index", seeded.index)
+    head = (
+        f"Index {seeded.index}: 3 documents, {report['passages']} passages, built "
+        f"{report['built_at'][:10]} {report['built_at'][11:16]} UTC with all-MiniLM-L6-v2."
+    )
+    assert (code, out, err) == (0, [head, f"Up to date with {seeded.docs}."], "")
+    (seeded.docs / "new.txt").write_text("A new note.\n", encoding="utf-8")
+    (seeded.docs / "sheet.xlsx").write_bytes(b"PK")
+    (seeded.docs / SEED_NAMES[0]).unlink()
+    code, out, _ = run(capsys, "status", "--docs", seeded.docs, "--index", seeded.index)
+    assert (code, out) == (
+        0,
+        [
+            head,
+            f"  {SEED_NAMES[0]} (deleted)",
+            "  new.txt (new)",
+            "  sheet.xlsx (skipped: unsupported type .xlsx)",
+            f"2 changes in {seeded.docs} not indexed yet: run `qa index`.",
+        ],
+    )
+    code, out, _ = run(capsys, "status", "--json", "--docs", seeded.docs, "--index", seeded.index)
+    assert json.loads(out[0])["documents"][:2] == [
+        {"source": SEED_NAMES[0], "state": "deleted"},
+        {"source": SEED_NAMES[1], "state": "indexed"},
+    ]
+
+
+def test_status_without_an_index(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "status", "--docs", settings.docs, "--index", settings.index)
+    assert (code, out) == (1, [])
+    assert err == (
+        f"Error: No index found in {settings.index}. Run `qa index` to build it from your "
+        "documents.\n"
+    )
+
+
 def test_missing_docs_folder(
     settings: Settings, fake_model: list[Settings], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -1,5 +1,5 @@
-"""The command line: `qa index`, `qa add`, `qa ask`, `qa eval`, `qa serve`. Errors become messages
-here."""
+"""The command line: `qa index`, `qa add`, `qa status`, `qa ask`, `qa chat`, `qa eval`, `qa serve`.
+Errors become messages here."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 from qa.errors import QaError
 from qa.settings import Settings
-from qa.wording import counted
+from qa.wording import counted, human_time
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as `yes | head` leaves it
@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--no-index", action="store_true", help="copy only; index later")
     add.add_argument("--json", action="store_true", help="end with one JSON line of results")
     add.set_defaults(run=run_add)
+    status = commands.add_parser(
+        "status", parents=[common], help="what the index holds and what changed since"
+    )
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.set_defaults(run=run_status)
     for register in _EXTRA_COMMANDS:
         register(commands, common)
     return parser
@@ -111,6 +116,34 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
 
     found = [p for path in paths for p in (discover(path) if path.is_dir() else [path])]
     return list(dict.fromkeys(found))  # a file named twice is added once
+
+
+def run_status(args: argparse.Namespace, settings: Settings) -> int:
+    """The index (verified as `qa ask` would load it) and the documents folder compared."""
+    from qa.folder import PENDING, document_states, sizes_on_disk
+    from qa.index import load
+
+    index = load(settings.index)
+    summary = index.summary()
+    states = document_states(index, sizes_on_disk(settings.docs))
+    if args.json:
+        listed = [{"source": source, "state": state} for source, state in states.items()]
+        print(json.dumps({"index": summary, "documents": listed}, ensure_ascii=False))
+        return EXIT_OK
+    print(
+        f"Index {settings.index}: {counted(summary['documents'], 'document')}, "
+        f"{counted(summary['passages'], 'passage')}, built {human_time(summary['built_at'])} "
+        f"with {summary['model']}."
+    )
+    changed = {source: state for source, state in states.items() if state != "indexed"}
+    for source, state in changed.items():
+        print(f"  {source} ({state})")
+    pending = sum(state in PENDING for state in changed.values())
+    if pending:
+        print(f"{counted(pending, 'change')} in {settings.docs} not indexed yet: run `qa index`.")
+    else:
+        print(f"Up to date with {settings.docs}.")
+    return EXIT_OK
 
 
 def _summary(report: dict[str, Any], settings: Settings) -> str:

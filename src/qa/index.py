@@ -72,6 +72,18 @@ class Index:
     def document(self, source: str) -> DocumentEntry | None:
         return next((d for d in self.documents if d.source == source), None)
 
+    def summary(self) -> dict[str, Any]:
+        """What `qa status` and the page say about the index."""
+        model = self.manifest.get("model", {})
+        counts = self.manifest.get("counts", {})
+        return {
+            "documents": counts.get("documents", len(self.documents)),
+            "passages": counts.get("passages", len(self.passages)),
+            "model": model.get("name"),
+            "backend": model.get("backend"),
+            "built_at": self.manifest.get("built_at"),
+        }
+
 
 def save(writer: BuildWriter, index: Index) -> None:
     writer.write_jsonl("documents.jsonl", (d.record(with_text=True) for d in index.documents))

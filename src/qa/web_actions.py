@@ -20,11 +20,10 @@ from qa.web_render import (
     citations_text,
     esc,
     human_size,
-    human_time,
     question_html,
 )
 from qa.web_service import BUSY, BusyError, DocumentRow, RequestError, Service
-from qa.wording import counted
+from qa.wording import counted, human_time
 
 STARTUP_WAIT_S = 60.0  # a question asked during start-up waits this long for the index
 Message = dict[str, str]

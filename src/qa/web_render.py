@@ -124,11 +124,3 @@ def human_size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.1f} KB"
     return f"{size / (1024 * 1024):.1f} MB"
-
-
-def human_time(iso: str | None) -> str:
-    """ "2025-11-22T02:44:10+00:00" -> "2025-11-22 02:44 UTC"."""
-    if not iso:
-        return ""
-    day, _, clock = iso.partition("T")
-    return f"{day} {clock[:5]} UTC" if clock.endswith("+00:00") else iso

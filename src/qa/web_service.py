@@ -275,7 +275,7 @@ class Service:
             "state": self._state(),
             "stage": self._stage or None,
             "problem": self._problem or self._model_problem,
-            "index": _index_summary(index) if index is not None else None,
+            "index": index.summary() if index is not None else None,
             "documents": [
                 {
                     "source": d.source,
@@ -314,15 +314,3 @@ def _check_sources(index: Index, sources: Collection[str] | None) -> set[str] | 
     if unknown:
         raise RequestError(f"Unknown documents: {', '.join(unknown)} (not in the index).")
     return set(sources)
-
-
-def _index_summary(index: Index) -> dict[str, Any]:
-    model = index.manifest.get("model", {})
-    counts = index.manifest.get("counts", {})
-    return {
-        "documents": counts.get("documents", len(index.documents)),
-        "passages": counts.get("passages", len(index.passages)),
-        "model": model.get("name"),
-        "backend": model.get("backend"),
-        "built_at": index.manifest.get("built_at"),
-    }
