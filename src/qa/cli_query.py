@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import textwrap
@@ -75,6 +76,8 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
     engine = _open(args, settings)
     interactive = sys.stdin.isatty()
     if interactive:
+        with contextlib.suppress(ImportError):  # line editing and recall for input(), where built
+            import readline  # noqa: F401
         print(
             f'Questions about {settings.docs}; a follow-up may say "it" or "he". '
             f"{NEW_CONVERSATION} starts a new conversation, Ctrl-D ends.",
