@@ -93,6 +93,8 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
             answer = engine.ask(question, history=history, sources=args.source)
             print(render(answer, engine.settings) + "\n", flush=True)
             history.append(question)
+    if interactive:
+        print(file=sys.stderr)  # the shell's prompt on a line of its own after Ctrl-D
     return EXIT_OK
 
 
