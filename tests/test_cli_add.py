@@ -3,6 +3,7 @@ their reasons, then the index updated (FakeEmbedder)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from pathlib import Path
@@ -12,6 +13,7 @@ from fakes import FakeEmbedder
 
 import qa.build
 import qa.cli
+import qa.folder
 from qa.index import load
 from qa.settings import Settings
 
@@ -105,3 +107,29 @@ def test_add_without_indexing_and_as_json(
         ],
         "index": None,
     }  # nothing added, so nothing indexed
+
+
+def test_add_reports_a_folder_it_cannot_use_or_write(
+    settings: Settings,
+    incoming: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    treaty = incoming / "treaty.txt"
+    not_a_folder = settings.with_(docs=incoming / "treaty2.txt")
+    assert run(capsys, *add_args(not_a_folder, treaty)) == (
+        1,
+        [],
+        [f"Error: {incoming / 'treaty2.txt'} is a file; --docs takes the documents folder."],
+    )
+
+    def disk_full(source: Path, target: Path) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(qa.folder.shutil, "copyfile", disk_full)
+    code, out, err = run(capsys, *add_args(settings, treaty))
+    assert (code, out) == (1, [])
+    assert err == [
+        f"Not added: {treaty}: cannot be copied into {settings.docs} (No space left on device)"
+    ]
+    assert list(settings.docs.iterdir()) == []

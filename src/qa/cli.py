@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from qa.errors import QaError
+from qa.errors import DocsFolderError, QaError
 from qa.settings import Settings
 from qa.wording import counted, human_time
 
@@ -99,7 +99,14 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
     from qa.folder import Incoming, add_files
 
     incoming = [Incoming(path.name, path, str(path)) for path in _expand(args.paths)]
-    settings.docs.mkdir(parents=True, exist_ok=True)  # a new collection starts with its first file
+    if settings.docs.exists() and not settings.docs.is_dir():
+        raise DocsFolderError(f"{settings.docs} is a file; --docs takes the documents folder.")
+    try:
+        settings.docs.mkdir(parents=True, exist_ok=True)  # a collection starts with its first file
+    except OSError as exc:
+        raise DocsFolderError(
+            f"Cannot create the documents folder {settings.docs}: {exc.strerror}."
+        ) from None
     result = add_files(settings.docs, incoming, max_bytes=sys.maxsize)
     for name in result.added:
         print(f"Added {settings.docs / name}")

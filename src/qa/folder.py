@@ -134,7 +134,10 @@ def _save_one(
     if existing is not None:
         raise Refused(f"same content as the existing document {existing}")
     _check_readable(item.path, Path(name).suffix)
-    return _place(docs, item.path, name), digest
+    try:
+        return _place(docs, item.path, name), digest
+    except OSError as exc:  # the folder is read-only or full
+        raise Refused(f"cannot be copied into {docs} ({exc.strerror})") from None
 
 
 def _check_readable(path: Path, suffix: str) -> None:
@@ -155,8 +158,8 @@ def _check_readable(path: Path, suffix: str) -> None:
 def _place(docs: Path, source: Path, name: str) -> Path:
     """Copy to a hidden temp file, then link it under the first free name: never overwrites."""
     temp = docs / f".upload-{uuid.uuid4().hex}.tmp"  # hidden: a concurrent build ignores it
-    shutil.copyfile(source, temp)
     try:
+        shutil.copyfile(source, temp)  # inside: a copy cut short by a full disk is removed
         for candidate in _candidates(name):
             target = docs / candidate
             try:
