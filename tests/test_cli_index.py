@@ -175,12 +175,22 @@ def test_status_lists_what_changed_since_the_build(
     ]
 
 
-def test_status_without_an_index(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "status", "--docs", settings.docs, "--index", settings.index)
+def test_status_without_an_index_or_its_folder(
+    seeded: Settings, fake_model: list[Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "status", "--docs", seeded.docs, "--index", seeded.index)
     assert (code, out) == (1, [])
     assert err == (
-        f"Error: No index found in {settings.index}. Run `qa index` to build it from your "
+        f"Error: No index found in {seeded.index}. Run `qa index` to build it from your "
         "documents.\n"
+    )
+    run(capsys, *index_args(seeded))
+    missing = seeded.docs.parent / "elsewhere"
+    code, out, err = run(capsys, "status", "--docs", missing, "--index", seeded.index)
+    assert (code, out) == (1, [])
+    assert err == (
+        f"Error: Documents folder {missing} does not exist. Create it and put .txt, .md, .html, "
+        ".pdf or .docx files in it, or pass --docs DIR.\n"
     )
 
 

@@ -29,6 +29,7 @@ __all__ = [
     "TYPES_IN_WORDS",
     "Document",
     "Skipped",
+    "check_folder",
     "discover",
     "hash_file",
     "read_document",
@@ -89,10 +90,15 @@ def discover(docs_dir: Path) -> list[Path]:
     Hidden names are ignored; symlinks are followed only when their target stays inside docs_dir,
     and each real folder is walked once, so link loops terminate.
     """
-    if not docs_dir.is_dir():
-        raise DocsFolderError(_MISSING_FOLDER.format(docs_dir=docs_dir))
+    check_folder(docs_dir)
     files = _Walk(docs_dir).run()
     return sorted(files, key=lambda path: path.relative_to(docs_dir).as_posix())
+
+
+def check_folder(docs_dir: Path) -> None:
+    """DocsFolderError, saying what to do, unless docs_dir is a folder."""
+    if not docs_dir.is_dir():
+        raise DocsFolderError(_MISSING_FOLDER.format(docs_dir=docs_dir))
 
 
 class _Walk:
