@@ -66,6 +66,9 @@ def test_ask_warns_when_the_documents_changed_since_the_index_was_built(
         f"warning: {indexed.docs} has changed since the index was built (1 deleted document); "
         "answers come from the index as built until `qa index` runs.\n"
     )
+    elsewhere = indexed.with_(docs=indexed.docs.parent / "not-here")
+    assert run(elsewhere, "ask", "Mao") == 0
+    assert capsys.readouterr().err == ""  # no folder to compare with: nothing to say
 
 
 def test_chat_asks_each_question_with_the_earlier_ones_until_new(

@@ -121,6 +121,8 @@ def _warn_if_stale(engine: Engine) -> None:
     from qa.folder import PENDING, document_states, sizes_on_disk
 
     docs = engine.settings.docs
+    if not docs.is_dir():
+        return  # asked from elsewhere with --index only: nothing to compare with
     states = document_states(engine.index, sizes_on_disk(docs)).values()
     pending = Counter(state for state in states if state in PENDING)
     if pending:
