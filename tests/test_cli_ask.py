@@ -17,6 +17,7 @@ from qa import cli
 from qa.answer import NOT_FOUND, Answer
 from qa.build import build_index
 from qa.engine import Engine
+from qa.evaluate import wilson
 from qa.settings import Settings
 
 
@@ -191,6 +192,7 @@ def test_eval_reports_metrics_and_fails_below_thresholds(
     assert run(indexed, "eval", str(items), "--json", "--thresholds", str(limits)) == 0
     result = json.loads(capsys.readouterr().out)
     assert (result["recall@1"], result["answer_hit"], result["abstention_accuracy"]) == (1, 1, 1)
+    assert result["recall@1_ci95"] == result["answer_hit_ci95"] == wilson(1, 1) == [0.2065, 1.0]
     assert run(indexed, "ask", "--json", "Who directed The Battle at Lake Changjin?") == 0
     asked = json.loads(capsys.readouterr().out)
     quoted = sum(len(p["answer_spans"]) for p in asked["passages"])
@@ -250,3 +252,10 @@ def test_ask_into_a_closed_pipe_stops_quietly(real_index: Settings) -> None:
     )  # fmt: skip
     os.close(writer)
     assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_wilson_interval_of_a_share() -> None:
+    assert wilson(8, 10) == [0.4902, 0.9433]  # the textbook example
+    assert wilson(10, 10) == [0.7225, 1.0]
+    assert wilson(0, 5) == [0.0, 0.4345]
+    assert wilson(0, 0) == [0.0, 0.0]

@@ -196,7 +196,11 @@ def _thresholds(path: Path) -> dict[str, float]:
 
 def _table(result: dict[str, Any]) -> str:
     width = max(len(k) for k in result)
-    return "\n".join(f"{k:<{width}}  {v}" for k, v in result.items())
+    return "\n".join(f"{k:<{width}}  {_cell(v)}" for k, v in result.items())
+
+
+def _cell(value: Any) -> str:
+    return f"{value[0]} - {value[1]}" if isinstance(value, list) else str(value)
 
 
 def run_serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -106,20 +107,36 @@ def metrics(outcomes: list[Outcome]) -> dict[str, Any]:
     answerable = [o for o in outcomes if o.item.evidence is not None]
     unanswerable = [o for o in outcomes if o.item.evidence is None]
     latencies = sorted(o.seconds * 1000 for o in outcomes)
+    first = [o.rank == 1 for o in answerable]
+    hit = [o.answer_hit for o in answerable]
     return {
         "questions": len(outcomes),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
         "recall@1": _share(answerable, lambda o: o.rank == 1),
+        "recall@1_ci95": wilson(sum(first), len(first)),
         "recall@5": _share(answerable, lambda o: o.rank is not None and o.rank <= 5),
         "mrr@10": _mean([1 / o.rank if o.rank else 0.0 for o in answerable]),
         "answer_hit": _share(answerable, lambda o: o.answer_hit),
+        "answer_hit_ci95": wilson(sum(hit), len(hit)),
         "sentences_quoted": _mean([o.quoted for o in answerable if not o.abstained]),
         "abstention_accuracy": _share(unanswerable, lambda o: o.abstained),
         "wrongly_refused": _share(answerable, lambda o: o.abstained),
         "latency_ms_p50": round(_percentile(latencies, 50), 2),
         "latency_ms_p95": round(_percentile(latencies, 95), 2),
     }
+
+
+def wilson(successes: int, trials: int, *, z: float = 1.96) -> list[float]:
+    """95% Wilson score interval of a share: with a hundred questions a figure moves by several
+    points from one sample of questions to another, and a target may lie outside it."""
+    if not trials:
+        return [0.0, 0.0]
+    share = successes / trials
+    scale = 1 + z * z / trials
+    centre = (share + z * z / (2 * trials)) / scale
+    half = z * math.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials)) / scale
+    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
 def failures(outcomes: list[Outcome]) -> list[dict[str, Any]]:
