@@ -250,6 +250,12 @@ def test_the_kind_of_answer_a_question_asks_for(question: str, expected: str | N
     assert (kinds[found] if found is not None else None) == expected
 
 
+OPINION = (  # the lines above an op-ed, as the seeds print them
+    "OPINION\n"
+    "The opinion of a professor\n"
+    "Published: Aug 14, 2025 10:06 PM\n"
+    "The opinion was published in the Global Times of Beijing.\n"
+)
 WEBINAR = (
     "Webinar notes\n\n"
     "Many speakers from the peace movement joined Friends of Socialist China.\n\n"
@@ -287,6 +293,20 @@ WEBINAR = (
             "Many speakers from the peace movement",
             None,
             id="other questions do not",
+        ),
+        pytest.param(
+            OPINION,
+            "Where was it published?",
+            "The opinion was published in the Global Times of Beijing.",
+            "Published: Aug 14",
+            id="a dateline answers no where question",
+        ),
+        pytest.param(
+            OPINION,
+            "Where was the opinion published?",
+            "The opinion was published in the Global Times of Beijing.",
+            "OPINION [1]",
+            id="nor does a one-word label",
         ),
     ],
 )

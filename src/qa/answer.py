@@ -146,6 +146,8 @@ def _choose_sentences(
                 # on February 9, 2022") answers, and only "when": quoting headings for other
                 # questions cost more answers than it gained on the labelled sets.
                 continue
+            if _is_fragment(text) and not holds_type:
+                continue  # "Published: Aug 14, 2025 10:06 PM" answers no "where" question
             score = (
                 float(retrieval.sentence_scores[row])
                 + policy.keyword_weight * _overlap(wanted, text)
@@ -207,6 +209,14 @@ def answer_type(question: str) -> re.Pattern[str] | None:
     if _ASKS_NAME.search(question):
         return _NAME
     return None
+
+
+_LETTER_WORD = re.compile(r"[^\W\d_]{3,}")
+FRAGMENT_WORDS = 4  # a "sentence" with fewer words of three letters or more is a label or date
+
+
+def _is_fragment(text: str) -> bool:
+    return len(_LETTER_WORD.findall(text)) < FRAGMENT_WORDS
 
 
 def _overlap(wanted: dict[str, float], text: str) -> float:
