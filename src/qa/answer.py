@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from qa.keyword import terms
+from qa.keyword import LETTER_WORD, terms
 from qa.search import Hit, Retrieval, Searcher
 
 NOT_FOUND = "I couldn't find this in the documents."
@@ -211,12 +211,11 @@ def answer_type(question: str) -> re.Pattern[str] | None:
     return None
 
 
-_LETTER_WORD = re.compile(r"[^\W\d_]{3,}")
 FRAGMENT_WORDS = 4  # a "sentence" with fewer words of three letters or more is a label or date
 
 
 def _is_fragment(text: str) -> bool:
-    return len(_LETTER_WORD.findall(text)) < FRAGMENT_WORDS
+    return len(LETTER_WORD.findall(text)) < FRAGMENT_WORDS
 
 
 def _overlap(wanted: dict[str, float], text: str) -> float:

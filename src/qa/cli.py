@@ -144,10 +144,10 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
         f"{counted(summary['passages'], 'passage')}, built {human_time(summary['built_at'])} "
         f"with {summary['model']}."
     )
-    changed = {source: state for source, state in states.items() if state != "indexed"}
-    for source, state in changed.items():
-        print(f"  {source} ({state})")
-    pending = sum(state in PENDING for state in changed.values())
+    for source, state in states.items():
+        if state != "indexed":
+            print(f"  {source} ({state})")
+    pending = sum(state in PENDING for state in states.values())
     if pending:
         print(f"{counted(pending, 'change')} in {settings.docs} not indexed yet: run `qa index`.")
     else:

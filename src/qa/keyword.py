@@ -19,6 +19,7 @@ import Stemmer
 K1 = 1.2
 B = 0.75
 _WORD = re.compile(r"\w+")
+LETTER_WORD = re.compile(r"[^\W\d_]{3,}")  # a word of three letters or more, no digits
 _STEMMER = Stemmer.Stemmer("english")
 STOPWORDS = frozenset(
     """

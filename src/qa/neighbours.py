@@ -13,20 +13,18 @@ those cost answers on the labelled sets.
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from qa.keyword import QUESTION_WORDS, STOPWORDS, KeywordIndex, stem
+from qa.keyword import LETTER_WORD, QUESTION_WORDS, STOPWORDS, KeywordIndex, stem
 
 MAX_TERMS = 50_000  # the commonest terms get vectors; the rarest are mostly names and typos
 NEAR = 0.65  # cosine from which a document term may stand in for a missing question word
 CREDIT = 0.3  # a stand-in counts for this share of the missing word, times the cosine
 PER_WORD = 3  # stand-ins per missing word, nearest first
-_WORD = re.compile(r"[^\W\d_]{3,}")  # letters only: numbers and codes have no synonyms
 
 StandIns = Mapping[str, Sequence[tuple[str, float]]]  # missing term -> (document term, credit)
 
@@ -75,9 +73,10 @@ def missing_words(question: str, vocabulary: Mapping[str, int]) -> list[str]:
 
 
 def _content_words(question: str) -> dict[str, str]:
-    """Each content term of the question with its first spelling, lower-cased."""
+    """Each content term of the question with its first spelling, lower-cased; letters only,
+    as numbers and codes have no synonyms."""
     out: dict[str, str] = {}
-    for word in _WORD.findall(question.lower()):
+    for word in LETTER_WORD.findall(question.lower()):
         if word not in STOPWORDS and stem(word) not in QUESTION_WORDS:
             out.setdefault(stem(word), word)
     return out
@@ -102,7 +101,7 @@ def _spellings_in(texts: Sequence[str], wanted: set[str]) -> dict[str, str]:
     """The first spelling of each wanted term in the texts, lower-cased."""
     out: dict[str, str] = {}
     for text in texts:
-        for word in _WORD.findall(text.lower()):
+        for word in LETTER_WORD.findall(text.lower()):
             term = stem(word)
             if term in wanted:
                 out.setdefault(term, word)
@@ -138,7 +137,7 @@ def spellings(texts: Iterable[str], wanted: set[str]) -> dict[str, str]:
     no keyword term comes from, are not counted)."""
     counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for text in texts:
-        for word in _WORD.findall(text.lower()):
+        for word in LETTER_WORD.findall(text.lower()):
             term = stem(word)
             if term in wanted and word not in STOPWORDS:
                 counts[term][word] += 1
@@ -149,6 +148,6 @@ def _commonest_terms(keywords: KeywordIndex) -> list[str]:
     """Letter-only terms by how many passages hold them, most first, ties by spelling."""
     frequency = np.diff(keywords.pointers)
     candidates = [
-        (-int(frequency[i]), t) for t, i in keywords.vocabulary.items() if _WORD.fullmatch(t)
+        (-int(frequency[i]), t) for t, i in keywords.vocabulary.items() if LETTER_WORD.fullmatch(t)
     ]
     return sorted(t for _, t in sorted(candidates)[:MAX_TERMS])

@@ -14,7 +14,7 @@ import gradio as gr
 from qa.answer import EMPTY_QUESTION
 from qa.build import BuildReport
 from qa.errors import QaError
-from qa.folder import Incoming, Refused, UploadResult
+from qa.folder import PENDING, Incoming, Refused, UploadResult
 from qa.web_render import (
     answer_html,
     citations_text,
@@ -211,7 +211,7 @@ def status_html(status: dict[str, Any], rows: Sequence[DocumentRow]) -> str:
             f"<b>{index['passages']}</b> passages · model {esc(str(index['model']))} "
             f"({esc(str(index['backend']))}) · built {esc(human_time(index['built_at']))}</p>"
         )
-    pending = [r for r in rows if r.state in {"new", "changed", "deleted"}]
+    pending = [r for r in rows if r.state in PENDING]
     if pending:
         parts.append(
             f'<p class="qa-pending">{counted(len(pending), "document change")} not in the index '
