@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -169,9 +170,30 @@ def test_status_lists_what_changed_since_the_build(
         ],
     )
     code, out, _ = run(capsys, "status", "--json", "--docs", seeded.docs, "--index", seeded.index)
-    assert json.loads(out[0])["documents"][:2] == [
+    assert json.loads(out[0])["documents"][:3] == [
         {"source": SEED_NAMES[0], "state": "deleted"},
         {"source": SEED_NAMES[1], "state": "indexed"},
+        {"source": SEED_NAMES[2], "state": "indexed"},
+    ]
+
+
+def test_status_sees_an_edit_that_keeps_the_size(
+    seeded: Settings, fake_model: list[Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, *index_args(seeded))
+    later = time.time() + 5
+    touched, edited = seeded.docs / SEED_NAMES[1], seeded.docs / SEED_NAMES[2]
+    os.utime(touched, (later, later))  # written after the build, same bytes: still indexed
+    text = edited.read_text(encoding="utf-8")
+    edited.write_text(text.replace("Chen Kaige", "Chen Kaigo"), encoding="utf-8")
+    assert edited.stat().st_size == len(text.encode("utf-8"))
+    os.utime(edited, (later, later))
+    code, out, _ = run(capsys, "status", "--json", "--docs", seeded.docs, "--index", seeded.index)
+    assert code == 0
+    assert [d["state"] for d in json.loads(out[0])["documents"]] == [
+        "indexed",
+        "indexed",
+        "changed",
     ]
 
 

@@ -128,13 +128,13 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     """The index (verified as `qa ask` would load it) and the documents folder compared."""
     from qa.documents import check_folder
-    from qa.folder import PENDING, document_states, sizes_on_disk
+    from qa.folder import PENDING, document_states, files_on_disk
     from qa.index import load
 
     index = load(settings.index)
     check_folder(settings.docs)  # else every document would read as deleted
     summary = index.summary()
-    states = document_states(index, sizes_on_disk(settings.docs))
+    states = document_states(index, files_on_disk(settings.docs), docs=settings.docs)
     if args.json:
         listed = [{"source": source, "state": state} for source, state in states.items()]
         print(json.dumps({"index": summary, "documents": listed}, ensure_ascii=False))

@@ -118,12 +118,12 @@ def _open(args: argparse.Namespace, settings: Settings) -> Engine:
 
 def _warn_if_stale(engine: Engine) -> None:
     """Answers come from the index as built: say so when the folder has moved on since."""
-    from qa.folder import PENDING, document_states, sizes_on_disk
+    from qa.folder import PENDING, document_states, files_on_disk
 
     docs = engine.settings.docs
     if not docs.is_dir():
         return  # asked from elsewhere with --index only: nothing to compare with
-    states = document_states(engine.index, sizes_on_disk(docs)).values()
+    states = document_states(engine.index, files_on_disk(docs), docs=docs).values()
     pending = Counter(state for state in states if state in PENDING)
     if pending:
         changes = ", ".join(f"{pending[s]} {s}" for s in PENDING if pending[s])

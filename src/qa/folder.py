@@ -15,6 +15,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ from qa.documents import (
 from qa.errors import DocsFolderError, DocumentError, QaError
 
 if TYPE_CHECKING:
-    from qa.index import Index
+    from qa.index import DocumentEntry, Index
 
 MAX_FILES = 20
 MAX_NAME_CHARS = 150
@@ -201,9 +202,15 @@ def _mb(size: int) -> str:
 PENDING = ("new", "changed", "deleted")
 
 
-def sizes_on_disk(docs: Path) -> dict[str, int]:
-    """Every file of the documents folder (relative POSIX path) with its size; empty when the
-    folder is missing."""
+@dataclass(frozen=True)
+class OnDisk:
+    size: int
+    modified: float  # seconds since the epoch (st_mtime)
+
+
+def files_on_disk(docs: Path) -> dict[str, OnDisk]:
+    """Every file of the documents folder (relative POSIX path) with its size and modification
+    time; empty when the folder is missing."""
     try:
         paths = discover(docs)
     except QaError:
@@ -211,21 +218,23 @@ def sizes_on_disk(docs: Path) -> dict[str, int]:
     out = {}
     for path in paths:
         try:
-            out[path.relative_to(docs).as_posix()] = path.stat().st_size
+            stat = path.stat()
         except OSError:
             continue
+        out[path.relative_to(docs).as_posix()] = OnDisk(stat.st_size, stat.st_mtime)
     return out
 
 
-def document_states(index: Index | None, on_disk: Mapping[str, int]) -> dict[str, str]:
-    """Per document: "indexed", or one of PENDING (a change of size counts as changed: hashing
-    every file is what a build does), or "skipped: <reason>" for a file the last build skipped
-    or of a type no build reads."""
+def document_states(
+    index: Index | None, on_disk: Mapping[str, OnDisk], *, docs: Path
+) -> dict[str, str]:
+    """Per document: "indexed", or one of PENDING, or "skipped: <reason>" for a file the last
+    build skipped or of a type no build reads."""
     states: dict[str, str] = {}
     for entry in index.documents if index is not None else ():
-        size = on_disk.get(entry.source)
+        found = on_disk.get(entry.source)
         states[entry.source] = (
-            "deleted" if size is None else "changed" if size != entry.size else "indexed"
+            "deleted" if found is None else "changed" if _changed(entry, found, docs) else "indexed"
         )
     skipped = {s["source"]: s["reason"] for s in index.manifest.get("skipped", [])} if index else {}
     for source in sorted(on_disk):
@@ -235,3 +244,17 @@ def document_states(index: Index | None, on_disk: Mapping[str, int]) -> dict[str
             skipped[source] = unsupported_type(Path(source))  # no build needed to know that
         states[source] = f"skipped: {skipped[source]}" if source in skipped else "new"
     return states
+
+
+def _changed(entry: DocumentEntry, found: OnDisk, docs: Path) -> bool:
+    """Another size is a change; the same size is hashed only when the file was written after
+    it was indexed, so a look at a large folder costs a stat per file. (An edit that keeps the
+    size and sets an older time, as `cp -p` can, is seen only by `qa index`, which hashes all.)"""
+    if found.size != entry.size:
+        return True
+    if found.modified < datetime.fromisoformat(entry.indexed_at).timestamp() - 1:
+        return False  # the stamp is to the second; a second's slack costs one hash at most
+    try:
+        return hash_file(docs / entry.source) != entry.sha256
+    except OSError:
+        return True  # unreadable now: the next build will say why

@@ -29,8 +29,8 @@ from qa.folder import (
     UploadResult,
     delete_document,
     document_states,
+    files_on_disk,
     save_uploads,
-    sizes_on_disk,
 )
 from qa.index import Index, load
 from qa.settings import Settings
@@ -254,14 +254,14 @@ class Service:
 
     def documents(self) -> list[DocumentRow]:
         """Indexed documents, plus files added, changed or removed since the last build."""
-        on_disk = sizes_on_disk(self.settings.docs)
+        on_disk = files_on_disk(self.settings.docs)
         index = self.index
         entries = {e.source: e for e in index.documents} if index is not None else {}
         rows = []
-        for source, state in document_states(index, on_disk).items():
+        for source, state in document_states(index, on_disk, docs=self.settings.docs).items():
             entry = entries.get(source)
             if entry is None:
-                rows.append(DocumentRow(source, None, on_disk[source], None, state))
+                rows.append(DocumentRow(source, None, on_disk[source].size, None, state))
             else:
                 count = entry.passages[1] - entry.passages[0]
                 rows.append(DocumentRow(source, count, entry.size, entry.indexed_at, state))
