@@ -127,6 +127,25 @@ def test_question_gets_a_cited_answer_with_highlighted_passage(
     page.screenshot(path=str(ARTIFACTS / "ask.png"), full_page=True)  # for a human look
 
 
+def test_open_in_document_shows_the_passage_in_place(page: Any, seeded_app: Running) -> None:
+    open_app(page, seeded_app)
+    passage = ask(page, DIRECTOR_Q).locator(".qa-passage").first
+    passage.locator("summary").click()
+    with page.context.expect_page() as opened:
+        passage.locator(".qa-cite").get_by_role("link", name="open in document").click()
+    document = opened.value
+    document.wait_for_load_state()
+    cited = seeded_app.service.ask(DIRECTOR_Q).passages[0]
+    expect(document).to_have_title(cited.citation)
+    expect(document.locator("#passage mark")).to_have_text(
+        "The Battle at Lake Changjin, directed by Chen Kaige, Tsui Hark and Dante Lam, premiered "
+        "at the Beijing International Film Festival on 21 September 2021 and was released in "
+        "China on 30 September."
+    )
+    expect(document.locator("#passage")).to_be_in_viewport()
+    expect(document.locator(".text")).to_contain_text("Continue reading")  # the whole document
+
+
 def test_example_and_clear(page: Any, seeded_app: Running) -> None:
     open_app(page, seeded_app)
     page.get_by_text("How many US military bases are in South Korea?").click()

@@ -140,7 +140,7 @@ def test_ask_for_a_terminal_lists_five_copies_and_counts_the_rest(
     assert run(settings, "ask", "How long does a branch office keep the visitor log?") == 0
     out = capsys.readouterr().out.splitlines()
     assert out[-6:] == [
-        *(f"    also in office{number}.txt, lines 1-1" for number in range(1, 6)),
+        *(f"    also in office{number}.txt, line 1" for number in range(1, 6)),
         "    and in 2 more places (--json lists them all)",
     ]
 

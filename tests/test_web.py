@@ -19,7 +19,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from gradio_client import Client, handle_file
 
 import qa.cli
 import qa.web
-from qa.answer import EMPTY_QUESTION, NOT_FOUND, WEAK_MATCH, Answer, CitedPassage
+from qa.answer import EMPTY_QUESTION, NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
 from qa.errors import BuildCancelledError, ServeError
 from qa.folder import Incoming, clean_name, delete_document, save_uploads
 from qa.folder import Refused as RefusedUpload
@@ -38,8 +38,15 @@ from qa.settings import Settings
 from qa.web import create_app, is_loopback, serve
 from qa.web_actions import picker
 from qa.web_api import AUTH_REQUIRED, parse_auth
-from qa.web_render import answer_html, citations_text, highlighted
-from qa.web_service import BUSY, CANCELLED, NO_INDEX, BusyError, Service
+from qa.web_render import answer_html, citations_text, document_page, highlighted, passage_digest
+from qa.web_service import (
+    BUSY,
+    CANCELLED,
+    NO_INDEX,
+    BusyError,
+    ConflictError,
+    Service,
+)
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 DIRECTOR_Q = "Who directed The Battle at Lake Changjin?"
@@ -233,6 +240,62 @@ def test_api_status_lists_the_index(seeded_server: Running) -> None:
     assert body["index"]["documents"] == 3
     assert body["index"]["model"] == seeded_server.service.index.model_name  # type: ignore[union-attr]
     assert body["index"]["passages"] == len(seeded_server.service.index.passages)  # type: ignore[union-attr]
+
+
+def test_view_shows_a_cited_passage_in_its_document(seeded_server: Running) -> None:
+    _, _, answer = http("GET", ask_url(seeded_server.url, DIRECTOR_Q))
+    passage = answer["passages"][0]
+    ((first, last),) = passage["answer_spans"][:1]
+    query = urllib.parse.urlencode(
+        {
+            "source": passage["source"],
+            "start": passage["start"],
+            "end": passage["end"],
+            "check": passage_digest(passage["text"]),
+            "span": f"{first}-{last}",
+        }
+    )
+    status, headers, page = http("GET", f"{seeded_server.url}/view?{query}")
+    assert (status, headers["content-type"]) == (200, "text/html; charset=utf-8")
+    document = (seeded_server.service.settings.docs / FILM_SOURCE).read_text(encoding="utf-8")
+    assert f"<mark>{html.escape(document[first:last])}</mark>" in page
+    assert (
+        f"<title>{FILM_SOURCE}, lines {passage['lines'][0]}-{passage['lines'][1]}</title>" in page
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "message"),
+    [
+        (
+            "source=gone.txt&start=0&end=1",
+            404,
+            "gone.txt is not in the index (deleted since?). "
+            "Ask the question again for current citations.",
+        ),
+        (
+            f"source={FILM_SOURCE}&start=-1&end=1",
+            400,
+            "Not a character offset: &#x27;-1&#x27;. Open the link from an answer.",
+        ),
+        (
+            f"source={FILM_SOURCE}&start=5&end=99999999",
+            400,
+            f"Characters 5-99999999 are outside {FILM_SOURCE} (35584 characters).",
+        ),
+        (
+            f"source={FILM_SOURCE}&start=0&end=10&check=0123456789abcdef",
+            409,
+            f"{FILM_SOURCE} has changed since this answer was given. "
+            "Ask the question again for current citations.",
+        ),
+    ],
+)
+def test_view_refuses_what_it_cannot_show(
+    seeded_server: Running, query: str, status: int, message: str
+) -> None:
+    got, _, page = http("GET", f"{seeded_server.url}/view?{query}")
+    assert (got, re.search(r"<p>(.*)</p>", page).group(1)) == (status, message)  # type: ignore[union-attr]
 
 
 def test_openapi_and_docs_are_served(seeded_server: Running) -> None:
@@ -437,6 +500,24 @@ def test_service_delete_uses_the_document_list(seeded: Settings) -> None:
     assert states[FILM_SOURCE] == "deleted"
 
 
+def test_a_link_from_before_a_document_changed_is_refused(seeded: Settings) -> None:
+    service = Service(seeded, embedder_factory=FakeEmbedder)
+    service.rebuild()
+    passage = service.ask(DIRECTOR_Q).passages[0]
+    digest = passage_digest(passage.text)
+    shown = service.view(passage.source, passage.start, passage.end, digest=digest)
+    assert shown.text[passage.start : passage.end] == passage.text
+    path = seeded.docs / passage.source
+    path.write_text("A new first line.\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+    service.rebuild()
+    with pytest.raises(ConflictError) as refused:
+        service.view(passage.source, passage.start, passage.end, digest=digest)
+    assert str(refused.value) == (
+        f"{passage.source} has changed since this answer was given. "
+        "Ask the question again for current citations."
+    )
+
+
 # --------------------------------------------------------------------------- rebuilds
 
 
@@ -596,7 +677,9 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         yield server
 
 
-@pytest.mark.parametrize("path", ["/api/ask?q=hello", "/api/status", "/openapi.json", "/docs"])
+@pytest.mark.parametrize(
+    "path", ["/api/ask?q=hello", "/api/status", "/openapi.json", "/docs", "/view?source=a.txt"]
+)
 def test_auth_refuses_api_without_credentials(auth_server: Running, path: str) -> None:
     status, headers, body = http("GET", auth_server.url + path)
     assert (status, body) == (401, {"detail": AUTH_REQUIRED})
@@ -746,6 +829,34 @@ def test_answer_html_escapes_and_marks_citations() -> None:
     assert '<span class="qa-source">a&lt;b&gt;.txt</span>' in page
     assert "<code>a&lt;b&gt;.txt, lines 3-4</code>" in page
     assert citations_text(answer) == "[1] a<b>.txt, lines 3-4"
+
+
+def test_each_passage_links_to_its_place_in_the_document() -> None:
+    passage = cited("Alpha beta. Gamma.", 50, ((50, 61),))
+    twin = Place("copy & more.txt", 7, 25, (2, 2))
+    answer = Answer("q", "Alpha beta. [1]", False, (replace(passage, also_in=(twin,)),))
+    page = answer_html(answer, lambda place: "line 2")
+    digest = passage_digest("Alpha beta. Gamma.")
+    assert (
+        '<a class="qa-open" href="view?source=a%3Cb%3E.txt&amp;start=50&amp;end=68&amp;'
+        f'check={digest}&amp;span=50-61#passage" target="_blank" rel="noopener">'
+        "open in document</a>"
+    ) in page
+    assert (
+        "<li><code>copy &amp; more.txt, line 2</code> "
+        '<a class="qa-open" href="view?source=copy+%26+more.txt&amp;start=7&amp;end=25#passage" '
+        'target="_blank" rel="noopener">open in document</a></li>'
+    ) in page
+
+
+def test_document_page_marks_the_passage_in_the_whole_text() -> None:
+    text = "Intro <i>.\nAlpha beta. Gamma.\nOutro & end."
+    page = document_page("a.txt", text, start=11, end=29, spans=[(11, 22)], where="line 2")
+    assert (
+        '<div class="text">Intro &lt;i&gt;.\n<span id="passage" class="passage">'
+        "<mark>Alpha beta.</mark> Gamma.</span>\nOutro &amp; end.</div>"
+    ) in page
+    assert "<title>a.txt, line 2</title>" in page
 
 
 def test_a_weak_match_note_stands_out_from_other_notes() -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from qa.keyword import LETTER_WORD, terms
 from qa.search import Hit, Retrieval, Searcher
+from qa.wording import line_range
 
 NOT_FOUND = "I couldn't find this in the documents."
 EMPTY_QUESTION = "Please type a question."
@@ -51,7 +52,7 @@ class CitedPassage:
 
     @property
     def citation(self) -> str:
-        where = f"page {self.page}" if self.page else f"lines {self.lines[0]}-{self.lines[1]}"
+        where = f"page {self.page}" if self.page else line_range(*self.lines)
         return f"{self.source}, {where}"
 
     def as_json(self) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.answer import Answer, Place
 from qa.settings import Settings
+from qa.wording import line_range
 
 if TYPE_CHECKING:
     from qa.engine import Engine
@@ -151,7 +152,7 @@ ALSO_IN_SHOWN = 5  # a passage copied into hundreds of files must not flood the 
 
 
 def _also_in(places: Sequence[Place]) -> list[str]:
-    lines = [f"    also in {a.source}, lines {a.lines[0]}-{a.lines[1]}" for a in places]
+    lines = [f"    also in {a.source}, {line_range(*a.lines)}" for a in places]
     if len(lines) <= ALSO_IN_SHOWN:
         return lines
     hidden = len(lines) - ALSO_IN_SHOWN

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 
+from qa.web_render import document_page, error_page
 from qa.web_service import NotReadyError, RequestError, Service
 
 Credentials = list[tuple[str, str]]
@@ -129,6 +130,7 @@ def basic_auth(pairs: Credentials) -> Callable[..., str]:
 def add_api(app: FastAPI, service: Service, pairs: Credentials) -> None:
     guard = [Depends(basic_auth(pairs))] if pairs else []
     app.include_router(_ask_router(service), prefix="/api", dependencies=guard)
+    app.include_router(_view_router(service), dependencies=guard)
     _add_docs(app, guard)
 
 
@@ -152,6 +154,43 @@ def _ask_router(service: Service) -> APIRouter:
         return service.status()
 
     return router
+
+
+def _view_router(service: Service) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/view", response_class=HTMLResponse)
+    def view(
+        source: str = "",
+        start: str = "",
+        end: str = "",
+        check: str | None = None,
+        span: Annotated[list[str] | None, Query()] = None,
+    ) -> HTMLResponse:
+        """A cited passage in its whole document (the page's "open in document" links)."""
+        try:
+            first, last = _offset(start), _offset(end)
+            spans = [_span(s) for s in span or []]
+            shown = service.view(source, first, last, digest=check)
+        except RequestError as exc:
+            return HTMLResponse(error_page(str(exc)), status_code=exc.status)
+        page = document_page(
+            shown.source, shown.text, start=first, end=last, spans=spans, where=shown.where
+        )
+        return HTMLResponse(page)
+
+    return router
+
+
+def _offset(value: str) -> int:
+    if not value.isdigit() or not value.isascii():
+        raise RequestError(f"Not a character offset: {value!r}. Open the link from an answer.")
+    return int(value)
+
+
+def _span(value: str) -> tuple[int, int]:
+    start, _, end = value.partition("-")
+    return _offset(start), _offset(end)
 
 
 def _answer(

@@ -7,9 +7,11 @@ markup is the fixed tags written below. (Gradio's sanitizer runs too, as a secon
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 from collections.abc import Callable, Sequence
+from urllib.parse import urlencode
 
 from qa.answer import NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
 from qa.wording import counted
@@ -80,20 +82,41 @@ def passage_html(passage: CitedPassage, cited: bool, locate: Locate) -> str:
     return (
         f'<details class="qa-passage"><summary>{summary}</summary>{heading}'
         f'<div class="qa-body">{highlighted(passage)}</div>'
-        f'<div class="qa-cite">Cite: <code>{esc(passage.citation)}</code></div>'
+        f'<div class="qa-cite">Cite: <code>{esc(passage.citation)}</code> '
+        f"{_open_link(passage, passage.answer_spans)}</div>"
         f"{_also_in(passage.also_in, locate)}</details>"
     )
 
 
+def passage_digest(text: str) -> str:
+    """Carried in a link to the document view, which refuses to mark text that has changed."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def view_url(place: Place | CitedPassage, spans: Sequence[tuple[int, int]] = ()) -> str:
+    """Relative, so the link still works when the app is served under a path prefix."""
+    query = [("source", place.source), ("start", str(place.start)), ("end", str(place.end))]
+    if isinstance(place, CitedPassage):
+        query.append(("check", passage_digest(place.text)))
+    query += [("span", f"{a}-{b}") for a, b in spans]
+    return f"view?{urlencode(query)}#passage"
+
+
+def _open_link(place: Place | CitedPassage, spans: Sequence[tuple[int, int]] = ()) -> str:
+    url = esc(view_url(place, spans))
+    return f'<a class="qa-open" href="{url}" target="_blank" rel="noopener">open in document</a>'
+
+
 def highlighted(passage: CitedPassage) -> str:
     """The passage text, escaped, with the quoted sentences (document offsets) in <mark>."""
-    text = passage.text
-    spans = sorted(
-        (max(start - passage.start, 0), min(end - passage.start, len(text)))
-        for start, end in passage.answer_spans
-    )
+    return _marked(passage.text, passage.start, passage.answer_spans)
+
+
+def _marked(text: str, offset: int, spans: Sequence[tuple[int, int]]) -> str:
+    """`text` (which starts at `offset` of its document) escaped, the document spans in <mark>."""
+    inside = sorted((max(a - offset, 0), min(b - offset, len(text))) for a, b in spans)
     out, cursor = [], 0
-    for start, end in spans:
+    for start, end in inside:
         start = max(start, cursor)  # overlapping spans: mark each character once
         if end <= start:
             continue
@@ -106,7 +129,9 @@ def highlighted(passage: CitedPassage) -> str:
 def _also_in(places: Sequence[Place], locate: Locate) -> str:
     if not places:
         return ""
-    items = "".join(f"<li><code>{esc(p.source)}, {esc(locate(p))}</code></li>" for p in places)
+    items = "".join(
+        f"<li><code>{esc(p.source)}, {esc(locate(p))}</code> {_open_link(p)}</li>" for p in places
+    )
     return f'<div class="qa-also">Same passage also in:<ul>{items}</ul></div>'
 
 
@@ -124,3 +149,48 @@ def human_size(size: int) -> str:
     if size < 1024 * 1024:
         return f"{size / 1024:.1f} KB"
     return f"{size / (1024 * 1024):.1f} MB"
+
+
+def document_page(
+    source: str, text: str, *, start: int, end: int, spans: Sequence[tuple[int, int]], where: str
+) -> str:
+    """A whole indexed document as a page of its own: the cited passage framed and scrolled
+    to, its quoted sentences marked, everything else as it was indexed."""
+    marked = _marked(text[start:end], start, spans)
+    body = f'{esc(text[:start])}<span id="passage" class="passage">{marked}</span>{esc(text[end:])}'
+    title = esc(f"{source}, {where}")
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title><style>{_DOCUMENT_CSS}</style></head><body>"
+        f"<header><h1>{esc(source)}</h1><p>Cite: <code>{title}</code> · "
+        '<a href="#passage">back to the passage</a></p></header>'
+        f'<main><div class="text">{body}</div></main></body></html>'
+    )
+
+
+def error_page(message: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>qa</title>'
+        f"<style>{_DOCUMENT_CSS}</style></head><body><main><p>{esc(message)}</p></main>"
+        "</body></html>"
+    )
+
+
+_DOCUMENT_CSS = """
+body { margin: 0; font: 16px/1.55 system-ui, sans-serif; color: #1f2937; background: #f9fafb; }
+header { position: sticky; top: 0; background: #fff; border-bottom: 1px solid #e5e7eb;
+  padding: .6em 1.2em; }
+header h1 { font-size: 1.1em; margin: 0; }
+header p { margin: .2em 0 0; font-size: .85em; }
+main { max-width: 48em; margin: 0 auto; padding: 1em 1.2em 40vh; }
+.text { white-space: pre-wrap; overflow-wrap: anywhere; }
+.passage { background: #e0e7ff; scroll-margin-top: 6em; }
+mark { background: #fde68a; }
+@media (prefers-color-scheme: dark) {
+  body { background: #111827; color: #e5e7eb; }
+  header { background: #1f2937; border-color: #374151; }
+  .passage { background: #1e1b4b; }
+  mark { background: #854d0e; color: #fff; }
+}
+"""

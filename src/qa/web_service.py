@@ -32,13 +32,16 @@ from qa.folder import (
     files_on_disk,
     save_uploads,
 )
-from qa.index import Index, load
+from qa.index import DocumentEntry, Index, load
 from qa.settings import Settings
+from qa.web_render import passage_digest
+from qa.wording import line_range
 
 MIB = 1024 * 1024
 NO_INDEX = "No index is loaded. Run `qa index`, or press “Rebuild index” in the Documents tab."
 BUSY = "A rebuild is already running; its index is used as soon as it finishes."
 CANCELLED = "The build was stopped because qa is shutting down; the previous index is kept."
+ASK_AGAIN = "Ask the question again for current citations."
 CLOSE_WAIT = 30.0  # seconds: a model load (torch ~8 s) or one batch of a build
 
 
@@ -53,6 +56,14 @@ class NotReadyError(RequestError):
 
 
 class BusyError(RequestError):
+    status = 409
+
+
+class NotFoundError(RequestError):
+    status = 404
+
+
+class ConflictError(RequestError):
     status = 409
 
 
@@ -78,6 +89,13 @@ class DocumentRow:
     size: int | None
     indexed_at: str | None
     state: str  # "indexed", "new", "changed", "deleted" or "skipped: <reason>"
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    source: str
+    text: str  # as indexed: what citation offsets point into
+    where: str  # "lines 3-5" or "page 2" of the passage shown
 
 
 class Service:
@@ -223,12 +241,22 @@ class Service:
         entry = engine.index.document(place.source) if engine is not None else None
         if entry is None:
             return f"characters {place.start}-{place.end}"
-        page = entry.page_at(place.start)
-        if page is not None:
-            return f"page {page}"
-        first = entry.text.count("\n", 0, place.start) + 1
-        last = first + entry.text.count("\n", place.start, max(place.end - 1, place.start))
-        return f"lines {first}-{last}"
+        return _where(entry, place.start, place.end)
+
+    def view(self, source: str, start: int, end: int, *, digest: str | None) -> DocumentView:
+        """An indexed document and where a cited passage sits in it. `digest` is the passage's
+        as the answer quoted it (`passage_digest`): a link from before the document changed
+        must not mark other text."""
+        entry = self._ready_engine().index.document(source)
+        if entry is None:
+            raise NotFoundError(f"{source} is not in the index (deleted since?). {ASK_AGAIN}")
+        if not 0 <= start <= end <= len(entry.text):
+            raise RequestError(
+                f"Characters {start}-{end} are outside {source} ({len(entry.text)} characters)."
+            )
+        if digest is not None and passage_digest(entry.text[start:end]) != digest:
+            raise ConflictError(f"{source} has changed since this answer was given. {ASK_AGAIN}")
+        return DocumentView(source, entry.text, _where(entry, start, end))
 
     # ------------------------------------------------------------------ documents
 
@@ -303,6 +331,15 @@ def _close_at_exit(service: weakref.ref[Service]) -> None:
     alive = service()
     if alive is not None:
         alive.close()
+
+
+def _where(entry: DocumentEntry, start: int, end: int) -> str:
+    page = entry.page_at(start)
+    if page is not None:
+        return f"page {page}"
+    first = entry.text.count("\n", 0, start) + 1
+    last = first + entry.text.count("\n", start, max(end - 1, start))
+    return line_range(first, last)
 
 
 def _check_sources(index: Index, sources: Collection[str] | None) -> set[str] | None:

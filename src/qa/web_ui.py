@@ -47,6 +47,7 @@ CSS = """
 .qa-cite, .qa-also { font-size: .8em; opacity: .85; }
 .qa-cite code, .qa-also code { user-select: all; }
 .qa-also ul { margin: .2em 0 0 1.2em; }
+.qa-open { margin-left: .4em; white-space: nowrap; }
 .qa-more { margin-top: .4em; }
 .qa-more > summary { cursor: pointer; font-size: .85em; opacity: .75; }
 .qa-question { white-space: pre-wrap; }
