@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,9 @@ import pytest
 from fakes import FakeEmbedder
 
 from qa import cli
-from qa.answer import NOT_FOUND, Answer
+from qa.answer import NOT_FOUND, Answer, CitedPassage
 from qa.build import build_index
+from qa.cli_query import render
 from qa.engine import Engine
 from qa.evaluate import wilson
 from qa.settings import Settings
@@ -125,6 +127,27 @@ def test_ask_for_a_terminal_numbers_citations(
     assert "\n[1] 001_e71676ddd8f87f03.txt, lines 189-193  (score " in out
     assert "    also in 002_04be3917b46db590.txt, lines 15-19\n" in out
     assert "\n[3] " not in out
+
+
+def test_ask_for_a_terminal_shows_the_quoted_sentence_of_a_long_passage(
+    settings: Settings,
+) -> None:
+    filler = " ".join(f"Sentence number {n} says nothing much at all." for n in range(12))
+    text = f"{filler} The gate opens at nine. Later text follows here."
+    start = 1000
+    quoted = (start + len(filler) + 1, start + len(filler) + 24)
+    assert text[quoted[0] - start : quoted[1] - start] == "The gate opens at nine."
+    passage = CitedPassage(
+        1, "a.txt", start, start + len(text), (4, 4), None, text, "", 0.5, (), (quoted,)
+    )
+    shown = render(Answer("When?", "The gate opens at nine. [1]", False, (passage,)), settings)
+    assert shown.splitlines()[3:] == [
+        "    ... The gate opens at nine. Later text follows here.",
+    ]
+    early = replace(passage, answer_spans=((start, start + 45),))
+    lines = render(Answer("?", "x", False, (early,)), settings).splitlines()[3:]
+    assert lines[0].startswith("    Sentence number 0 says nothing much at all.")
+    assert len(lines) == 6 and lines[-1].endswith(" ...")
 
 
 def test_ask_for_a_terminal_lists_five_copies_and_counts_the_rest(

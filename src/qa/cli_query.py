@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.answer import Answer, Place
+from qa.answer import Answer, CitedPassage, Place
 from qa.settings import Settings
 from qa.wording import line_range
 
@@ -140,12 +140,29 @@ def render(answer: Answer, settings: Settings) -> str:
     """The answer and numbered citations, for a terminal."""
     lines = [answer.answer, *(f"Note: {n}" for n in answer.notes)]
     for p in answer.passages:
-        lines += ["", f"[{p.rank}] {p.citation}  (score {p.score:.3f})"]
-        lines += textwrap.wrap(
-            " ".join(p.text.split()), width=96, initial_indent="    ", subsequent_indent="    "
-        )[:6]
+        lines += ["", f"[{p.rank}] {p.citation}  (score {p.score:.3f})", *_excerpt(p)]
         lines += _also_in(p.also_in)
     return "\n".join(lines)
+
+
+EXCERPT_LINES = 6
+EXCERPT_WIDTH = 96
+
+
+def _excerpt(passage: CitedPassage) -> list[str]:
+    """Six lines of the passage, from the first quoted sentence when the start would hide it."""
+    text = passage.text
+    if passage.answer_spans:
+        quoted = max(min(passage.answer_spans)[0] - passage.start, 0)
+        fits = (EXCERPT_LINES - 2) * (EXCERPT_WIDTH - 4)  # room left for the sentence itself
+        if len(" ".join(text[:quoted].split())) > fits:
+            text = "... " + text[quoted:]
+    wrapped = textwrap.wrap(
+        " ".join(text.split()), width=EXCERPT_WIDTH, initial_indent="    ", subsequent_indent="    "
+    )
+    if len(wrapped) > EXCERPT_LINES:
+        wrapped = [*wrapped[: EXCERPT_LINES - 1], wrapped[EXCERPT_LINES - 1] + " ..."]
+    return wrapped
 
 
 ALSO_IN_SHOWN = 5  # a passage copied into hundreds of files must not flood the terminal
