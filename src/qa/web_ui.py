@@ -169,7 +169,7 @@ def _documents_tab(actions: Actions, max_upload_mb: int) -> dict[str, Any]:
                 label=f"Add documents ({ACCEPTED}; up to {MAX_FILES} files of "
                 f"{max_upload_mb} MB each)",
                 file_count="multiple",
-                height=150,
+                height=200,  # room for the label above the drop area's icon
                 elem_id="qa-upload",
             )
         with gr.Column(scale=1):
