@@ -1,4 +1,5 @@
-"""Answers and questions as HTML for the chat, built only from escaped text.
+"""Answers and questions as HTML for the chat, and a document page with a cited passage in
+place, built only from escaped text.
 
 The chat shows message content as HTML, so nothing from a document, a file name or a question
 reaches the page unescaped: every piece of text goes through `html.escape` here, and the only
@@ -93,8 +94,9 @@ def passage_digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def view_url(place: Place | CitedPassage, spans: Sequence[tuple[int, int]] = ()) -> str:
-    """Relative, so the link still works when the app is served under a path prefix."""
+def _view_url(place: Place | CitedPassage, spans: Sequence[tuple[int, int]]) -> str:
+    """Relative, so the link still works when the app is served under a path prefix. A place
+    listed under "also in" carries no digest: its text may differ from the quoted passage's."""
     query = [("source", place.source), ("start", str(place.start)), ("end", str(place.end))]
     if isinstance(place, CitedPassage):
         query.append(("check", passage_digest(place.text)))
@@ -103,7 +105,7 @@ def view_url(place: Place | CitedPassage, spans: Sequence[tuple[int, int]] = ())
 
 
 def _open_link(place: Place | CitedPassage, spans: Sequence[tuple[int, int]] = ()) -> str:
-    url = esc(view_url(place, spans))
+    url = esc(_view_url(place, spans))
     return f'<a class="qa-open" href="{url}" target="_blank" rel="noopener">open in document</a>'
 
 
@@ -154,7 +156,7 @@ def human_size(size: int) -> str:
 def document_page(
     source: str, text: str, *, start: int, end: int, spans: Sequence[tuple[int, int]], where: str
 ) -> str:
-    """A whole indexed document as a page of its own: the cited passage framed and scrolled
+    """A whole indexed document as a page of its own: the cited passage shaded and scrolled
     to, its quoted sentences marked, everything else as it was indexed."""
     marked = _marked(text[start:end], start, spans)
     body = f'{esc(text[:start])}<span id="passage" class="passage">{marked}</span>{esc(text[end:])}'
