@@ -197,9 +197,13 @@ def test_upload_through_the_page_then_rebuild_then_answer(page: Any, tmp_path: P
         page.get_by_label("Delete a document").click()
         page.get_by_role("option", name="quokka.txt").click()
         page.get_by_role("button", name="Delete", exact=True).click()
-        expect(message).to_contain_text("Deleted quokka.txt.")
+        trashed = settings.docs / ".deleted" / "quokka.txt"
+        expect(message).to_contain_text(
+            f"Deleted quokka.txt: moved to {trashed} (move it back to restore it)."
+        )
         expect(page.locator("#qa-documents")).to_contain_text("deleted: still in the index")
         assert not (settings.docs / "quokka.txt").exists()
+        assert trashed.read_text(encoding="utf-8") == QUOKKA_TEXT
 
 
 def test_second_rebuild_click_is_told_one_is_running(

@@ -31,8 +31,9 @@ from gradio_client import Client, handle_file
 import qa.cli
 import qa.web
 from qa.answer import EMPTY_QUESTION, NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
+from qa.documents import discover
 from qa.errors import BuildCancelledError, ServeError
-from qa.folder import Incoming, clean_name, delete_document, save_uploads
+from qa.folder import TRASH, Incoming, clean_name, delete_document, save_uploads
 from qa.folder import Refused as RefusedUpload
 from qa.settings import Settings
 from qa.web import create_app, is_loopback, serve
@@ -484,10 +485,21 @@ def test_delete_only_listed_documents_inside_the_folder(seeded: Settings, tmp_pa
         delete_document(seeded.docs, "/etc/hosts", allowed=allowed)
     with pytest.raises(RefusedUpload, match=r"^missing\.txt is not a document in the index$"):
         delete_document(seeded.docs, "missing.txt", allowed=allowed)
-    delete_document(seeded.docs, "link.txt", allowed=allowed)  # removes the link, not its target
-    assert outside.read_text() == "Not a document of the app."
-    delete_document(seeded.docs, FILM_SOURCE, allowed=allowed)
+    moved = delete_document(seeded.docs, "link.txt", allowed=allowed)  # the link, not its target
+    assert (moved.is_symlink(), outside.read_text()) == (True, "Not a document of the app.")
+    original = (seeded.docs / FILM_SOURCE).read_bytes()
+    moved = delete_document(seeded.docs, FILM_SOURCE, allowed=allowed)
     assert not (seeded.docs / FILM_SOURCE).exists()
+    assert (moved, moved.read_bytes()) == (seeded.docs / TRASH / FILM_SOURCE, original)
+    (seeded.docs / FILM_SOURCE).write_text("A second file of that name.\n", encoding="utf-8")
+    again = delete_document(seeded.docs, FILM_SOURCE, allowed=allowed)
+    assert again == seeded.docs / TRASH / FILM_SOURCE.replace(".txt", "-1.txt")
+    assert moved.read_bytes() == original  # the first one is kept too
+    (seeded.docs / "sub").mkdir()
+    (seeded.docs / "sub" / "note.md").write_text("# Note\n", encoding="utf-8")
+    nested = delete_document(seeded.docs, "sub/note.md", allowed={"sub/note.md"})
+    assert nested == seeded.docs / TRASH / "sub" / "note.md"
+    assert not any(p.name == "note.md" for p in discover(seeded.docs))  # never indexed again
 
 
 def test_service_delete_uses_the_document_list(seeded: Settings) -> None:

@@ -180,19 +180,37 @@ def _candidates(name: str) -> Iterable[str]:
         yield f"{stem}-{number}{suffix}"
 
 
-def delete_document(docs: Path, source: str, *, allowed: Iterable[str]) -> None:
-    """Delete the document `source` (a name the index or the folder listing showed)."""
+def delete_document(docs: Path, source: str, *, allowed: Iterable[str]) -> Path:
+    """Move the document `source` (a name the index or the folder listing showed) to the
+    hidden TRASH folder inside `docs`, and return where it went: a wrong click loses nothing."""
     if source not in set(allowed):
         raise Refused(f"{source} is not a document in the index")
     path = docs / source
-    # The folder holding it must be inside docs; the entry itself is removed, not what a
+    # The folder holding it must be inside docs; the entry itself is moved, not what a
     # symlink points to.
     inside = path.parent.resolve().is_relative_to(docs.resolve())
     if not inside or path.name in {"", ".", ".."} or Path(source).is_absolute():
         raise Refused(f"{source} is outside the documents folder")
     if not (path.is_symlink() or path.is_file()):
         raise Refused(f"{source} is no longer in the documents folder")
-    path.unlink()
+    return _to_trash(docs, path, source)
+
+
+TRASH = ".deleted"  # hidden, so no build reads it; inside docs, so the move is a rename
+
+
+def _to_trash(docs: Path, path: Path, source: str) -> Path:
+    folder = (docs / TRASH / source).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in _candidates(path.name):
+            target = folder / name
+            if not (target.exists() or target.is_symlink()):  # deletes run one at a time
+                path.rename(target)
+                return target
+    except OSError as exc:
+        raise Refused(f"{source} could not be moved to {docs / TRASH} ({exc.strerror})") from exc
+    raise Refused(f"too many deleted files named {path.name} in {docs / TRASH}")
 
 
 def _mb(size: int) -> str:

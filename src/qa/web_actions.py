@@ -147,13 +147,13 @@ class Actions:
             warn("Choose a document to delete first.")
             return gr.skip()  # type: ignore[no-any-return]
         try:
-            self.service.delete(source)
+            kept = self.service.delete(source)
         except Refused as exc:
             warn(str(exc))
             return gr.skip()  # type: ignore[no-any-return]
         return (
-            f"<p>Deleted <b>{esc(source)}</b>. Press <b>Rebuild index</b> to take it out "
-            "of the answers.</p>"
+            f"<p>Deleted <b>{esc(source)}</b>: moved to <code>{esc(str(kept))}</code> (move it "
+            "back to restore it). Press <b>Rebuild index</b> to take it out of the answers.</p>"
         )
 
     # ------------------------------------------------------------------ refresh

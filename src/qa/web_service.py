@@ -17,6 +17,7 @@ import traceback
 import weakref
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from qa.answer import EMPTY_QUESTION, Answer, Place
@@ -275,10 +276,11 @@ class Service:
             self.settings.docs.mkdir(parents=True, exist_ok=True)
             return save_uploads(self.settings.docs, files, max_bytes=max_bytes)
 
-    def delete(self, source: str) -> None:
+    def delete(self, source: str) -> Path:
+        """Where the document went (see folder.TRASH)."""
         with self._docs_lock:
             allowed = {row.source for row in self.documents() if row.state != "deleted"}
-            delete_document(self.settings.docs, source, allowed=allowed)
+            return delete_document(self.settings.docs, source, allowed=allowed)
 
     def documents(self) -> list[DocumentRow]:
         """Indexed documents, plus files added, changed or removed since the last build."""
