@@ -865,10 +865,24 @@ def test_document_page_marks_the_passage_in_the_whole_text() -> None:
     text = "Intro <i>.\nAlpha beta. Gamma.\nOutro & end."
     page = document_page("a.txt", text, start=11, end=29, spans=[(11, 22)], where="line 2")
     assert (
-        '<div class="text">Intro &lt;i&gt;.\n<span id="passage" class="passage">'
-        "<mark>Alpha beta.</mark> Gamma.</span>\nOutro &amp; end.</div>"
+        '<div class="text">Intro &lt;i&gt;.\n'
+        '<span class="passage" id="passage"><mark>Alpha beta.</mark></span>'
+        '<span class="passage"> Gamma.</span>\nOutro &amp; end.</div>'
     ) in page
     assert "<title>a.txt, line 2</title>" in page
+
+
+def test_document_page_labels_pdf_pages() -> None:
+    text = "Page one.\fPage two holds the answer.\fPage three."
+    page = document_page(
+        "a.pdf", text, start=10, end=36, spans=[(20, 36)], where="page 2", pages=[0, 10, 37]
+    )
+    assert (
+        '<div class="text"><span class="page">page 1</span>Page one.\x0c'
+        '<span class="page">page 2</span><span class="passage">Page two h</span>'
+        '<span class="passage" id="passage"><mark>olds the answer.</mark></span>\x0c'
+        '<span class="page">page 3</span>Page three.</div>'
+    ) in page
 
 
 def test_a_weak_match_note_stands_out_from_other_notes() -> None:

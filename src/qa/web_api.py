@@ -175,7 +175,13 @@ def _view_router(service: Service) -> APIRouter:
         except RequestError as exc:
             return HTMLResponse(error_page(str(exc)), status_code=exc.status)
         page = document_page(
-            shown.source, shown.text, start=first, end=last, spans=spans, where=shown.where
+            shown.source,
+            shown.text,
+            start=first,
+            end=last,
+            spans=spans,
+            where=shown.where,
+            pages=shown.pages,
         )
         return HTMLResponse(page)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
@@ -154,12 +155,17 @@ def human_size(size: int) -> str:
 
 
 def document_page(
-    source: str, text: str, *, start: int, end: int, spans: Sequence[tuple[int, int]], where: str
+    source: str,
+    text: str,
+    *,
+    start: int,
+    end: int,
+    spans: Sequence[tuple[int, int]],
+    where: str,
+    pages: Sequence[int] = (),
 ) -> str:
     """A whole indexed document as a page of its own: the cited passage shaded and scrolled
-    to, its quoted sentences marked, everything else as it was indexed."""
-    marked = _marked(text[start:end], start, spans)
-    body = f'{esc(text[:start])}<span id="passage" class="passage">{marked}</span>{esc(text[end:])}'
+    to, its quoted sentences marked, PDF page starts labelled, the text as it was indexed."""
     title = esc(f"{source}, {where}")
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -167,8 +173,33 @@ def document_page(
         f"<title>{title}</title><style>{_DOCUMENT_CSS}</style></head><body>"
         f"<header><h1>{esc(source)}</h1><p>Cite: <code>{title}</code> · "
         '<a href="#passage">back to the passage</a></p></header>'
-        f'<main><div class="text">{body}</div></main></body></html>'
+        f'<main><div class="text">{_document_text(text, start, end, spans, pages)}</div></main>'
+        "</body></html>"
     )
+
+
+def _document_text(
+    text: str, start: int, end: int, spans: Sequence[tuple[int, int]], pages: Sequence[int]
+) -> str:
+    """The text cut wherever the passage, a quoted span or a page begins or ends; each piece
+    escaped and wrapped in what covers it. The page scrolls to the first quoted sentence (the
+    passage's start when nothing is quoted): in a long passage that is what was cited."""
+    page_at = {offset: number for number, offset in enumerate(pages, 1)}
+    edges = {0, len(text), start, end, *page_at, *(x for span in spans for x in span)}
+    cuts = sorted(x for x in edges if 0 <= x <= len(text))
+    target = min((a for a, b in spans if start <= a < b <= end), default=start)
+    out = []
+    for a, b in itertools.pairwise(cuts):
+        if a in page_at:
+            out.append(f'<span class="page">page {page_at[a]}</span>')
+        piece = esc(text[a:b])
+        if any(s <= a and b <= e for s, e in spans):
+            piece = f"<mark>{piece}</mark>"
+        if start <= a and b <= end:
+            anchor = ' id="passage"' if a == target else ""
+            piece = f'<span class="passage"{anchor}>{piece}</span>'
+        out.append(piece)
+    return "".join(out)
 
 
 def error_page(message: str) -> str:
@@ -188,6 +219,8 @@ header p { margin: .2em 0 0; font-size: .85em; }
 main { max-width: 48em; margin: 0 auto; padding: 1em 1.2em 40vh; }
 .text { white-space: pre-wrap; overflow-wrap: anywhere; }
 .passage { background: #e0e7ff; scroll-margin-top: 6em; }
+.page { display: block; margin: 1.2em 0 .4em; font-size: .75em; color: #6b7280;
+  border-top: 1px dashed #d1d5db; padding-top: .3em; }
 mark { background: #fde68a; }
 @media (prefers-color-scheme: dark) {
   body { background: #111827; color: #e5e7eb; }

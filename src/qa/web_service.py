@@ -97,6 +97,7 @@ class DocumentView:
     source: str
     text: str  # as indexed: what citation offsets point into
     where: str  # "lines 3-5" or "page 2" of the passage shown
+    pages: tuple[int, ...]  # where each PDF page starts in text
 
 
 class Service:
@@ -257,7 +258,7 @@ class Service:
             )
         if digest is not None and passage_digest(entry.text[start:end]) != digest:
             raise ConflictError(f"{source} has changed since this answer was given. {ASK_AGAIN}")
-        return DocumentView(source, entry.text, _where(entry, start, end))
+        return DocumentView(source, entry.text, _where(entry, start, end), entry.pages)
 
     # ------------------------------------------------------------------ documents
 
