@@ -157,6 +157,17 @@ def test_example_and_clear(page: Any, seeded_app: Running) -> None:
     expect(page.locator("#qa-citations textarea")).to_have_value("")
 
 
+def test_examples_are_hidden_when_the_documents_cannot_answer_them(
+    page: Any, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path / "app", seeds=False)
+    (settings.docs / "quokka.txt").write_text(QUOKKA_TEXT, encoding="utf-8")
+    with running(settings) as server:
+        open_app(page, server)
+        expect(page.get_by_text("How many US military bases are in South Korea?")).to_be_hidden()
+        expect(page.locator("#qa-question textarea")).to_be_visible()
+
+
 def test_injected_markup_stays_text(page: Any, seeded_app: Running) -> None:
     open_app(page, seeded_app)
     hostile_question = 'What does the pwned marker read? <img src=x onerror="window.__pwned=2">'

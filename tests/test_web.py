@@ -48,6 +48,7 @@ from qa.web_service import (
     ConflictError,
     Service,
 )
+from qa.web_ui import EXAMPLES
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 DIRECTOR_Q = "Who directed The Battle at Lake Changjin?"
@@ -528,6 +529,18 @@ def test_a_link_from_before_a_document_changed_is_refused(seeded: Settings) -> N
         f"{passage.source} has changed since this answer was given. "
         "Ask the question again for current citations."
     )
+
+
+def test_examples_offered_are_the_ones_the_index_answers(seeded: Settings, tmp_path: Path) -> None:
+    service = Service(seeded, embedder_factory=FakeEmbedder)
+    assert service.answerable(EXAMPLES) == []  # nothing loaded yet: nothing to offer
+    service.rebuild()
+    assert service.answerable(EXAMPLES) == EXAMPLES
+    own = make_settings(tmp_path / "own", seeds=False)
+    (own.docs / "quokka.txt").write_text(QUOKKA_TEXT, encoding="utf-8")
+    theirs = Service(own, embedder_factory=FakeEmbedder)
+    theirs.rebuild()
+    assert theirs.answerable([*EXAMPLES, QUOKKA_Q]) == [QUOKKA_Q]
 
 
 # --------------------------------------------------------------------------- rebuilds

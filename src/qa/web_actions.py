@@ -49,8 +49,9 @@ IDLE_POLL = 3.0  # otherwise: cheap (a stat per document), and a rebuild shows w
 
 
 class Actions:
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, *, examples: Sequence[str] = ()) -> None:
         self.service = service
+        self.examples = tuple(examples)
 
     # ------------------------------------------------------------------ chat
 
@@ -164,12 +165,14 @@ class Actions:
         rows = self.service.documents()
         deletable = [r.source for r in rows if r.state != "deleted"]
         status = status_html(self.service.status(), rows)
+        shown = self.service.answerable(self.examples)
         return (
             status,
             status,
             [table_row(r) for r in rows],
             picker(self.service.sources(), selected or []),
             picker(deletable, doomed),
+            gr.Dataset(samples=[[q] for q in shown], visible=bool(shown)),
         )
 
     def tick(self, selected: list[str] | None, doomed: str | None) -> tuple[Any, ...]:

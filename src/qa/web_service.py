@@ -115,6 +115,7 @@ class Service:
         self._stage = "starting"
         self._problem: str | None = None  # why the index could not be built or updated
         self._model_problem: str | None = None
+        self._answerable: tuple[Index, tuple[str, ...], list[str]] | None = None
 
     # ------------------------------------------------------------------ start-up
 
@@ -259,6 +260,19 @@ class Service:
         if digest is not None and passage_digest(entry.text[start:end]) != digest:
             raise ConflictError(f"{source} has changed since this answer was given. {ASK_AGAIN}")
         return DocumentView(source, entry.text, _where(entry, start, end), entry.pages)
+
+    def answerable(self, questions: Sequence[str]) -> list[str]:
+        """Those of `questions` the current index answers (the page's examples must not send a
+        newcomer with their own documents to "I couldn't find this"); kept per index."""
+        engine = self._engine
+        if engine is None:
+            return []
+        index = engine.index
+        known = self._answerable
+        if known is None or known[0] is not index or known[1] != tuple(questions):
+            found = [q for q in questions if not engine.ask(q).abstained]
+            known = self._answerable = (index, tuple(questions), found)
+        return list(known[2])
 
     # ------------------------------------------------------------------ documents
 

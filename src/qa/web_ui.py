@@ -67,7 +67,7 @@ def theme() -> gr.themes.Base:
 
 
 def build_ui(service: Service, *, max_upload_mb: int) -> gr.Blocks:
-    actions = Actions(service)
+    actions = Actions(service, examples=EXAMPLES)
     demo = gr.Blocks(title=TITLE, delete_cache=(3600, 3600))
     with demo:
         gr.Markdown(f"# {TITLE}", elem_id="qa-header")
@@ -256,7 +256,14 @@ def _wire_refresh(
     actions: Actions, demo: gr.Blocks, ask: dict[str, Any], docs: dict[str, Any]
 ) -> None:
     """Status, table and pickers: on load, on a timer (see Actions.tick), after every change."""
-    outputs = [ask["status"], docs["status"], docs["table"], ask["sources"], docs["doomed"]]
+    outputs = [
+        ask["status"],
+        docs["status"],
+        docs["table"],
+        ask["sources"],
+        docs["doomed"],
+        ask["examples"].dataset,
+    ]
     refresh: dict[str, Any] = {
         "fn": actions.refresh,
         "inputs": [ask["sources"], docs["doomed"]],
