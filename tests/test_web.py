@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
 
@@ -730,6 +731,22 @@ def test_auth_page_shows_only_the_login_form(auth_server: Running) -> None:
     assert "Rebuild index" not in page and FILM_SOURCE not in page
     status, _, _ = http("POST", auth_server.url + "/gradio_api/queue/join", {})
     assert status == 401
+
+
+def test_auth_page_session_opens_document_links(auth_server: Running) -> None:
+    view = f"{auth_server.url}/view?source={FILM_SOURCE}&start=0&end=10"
+    jar = CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    form = urllib.parse.urlencode({"username": "alice", "password": "s3cret"}).encode()
+    with browser.open(f"{auth_server.url}/login", data=form, timeout=30) as signed_in:
+        assert signed_in.status == 200
+    with browser.open(view, timeout=30) as response:  # the page's cookie is enough
+        assert response.status == 200
+        assert f"<title>{FILM_SOURCE}, line 1</title>" in response.read().decode()
+    forged = urllib.request.Request(view, headers={"Cookie": "access-token-unsecure-x=abc"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(forged, timeout=30)
+    assert refused.value.code == 401
 
 
 def test_auth_gradio_client(auth_server: Running) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
@@ -127,10 +127,42 @@ def basic_auth(pairs: Credentials) -> Callable[..., str]:
     return require
 
 
+def page_auth(pairs: Credentials) -> Callable[..., str]:
+    """For what the page links to: the user signed in on the page, else HTTP Basic."""
+    require_basic = basic_auth(pairs)
+
+    def require(
+        request: Request,
+        credentials: Annotated[HTTPBasicCredentials | None, Depends(_BASIC)],
+    ) -> str:
+        return gradio_user(request) or require_basic(credentials)
+
+    return require
+
+
+def gradio_user(request: Request) -> str | None:
+    """The user of the page's session (Gradio's sign-in cookie), so a link from the page needs
+    no second sign-in. Gradio keeps its sessions in its app's `tokens`: when a later Gradio
+    keeps them elsewhere, nothing is found and HTTP Basic is asked for, as before."""
+    for route in request.app.routes:
+        page = getattr(route, "app", None)
+        tokens, cookie = getattr(page, "tokens", None), getattr(page, "cookie_id", None)
+        if not isinstance(tokens, dict) or not isinstance(cookie, str):
+            continue
+        token = request.cookies.get(f"access-token-{cookie}") or request.cookies.get(
+            f"access-token-unsecure-{cookie}"
+        )
+        user = tokens.get(token) if token else None
+        if isinstance(user, str):
+            return user
+    return None
+
+
 def add_api(app: FastAPI, service: Service, pairs: Credentials) -> None:
     guard = [Depends(basic_auth(pairs))] if pairs else []
     app.include_router(_ask_router(service), prefix="/api", dependencies=guard)
-    app.include_router(_view_router(service), dependencies=guard)
+    page_guard = [Depends(page_auth(pairs))] if pairs else []
+    app.include_router(_view_router(service), dependencies=page_guard)
     _add_docs(app, guard)
 
 
