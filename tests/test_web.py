@@ -862,6 +862,16 @@ def test_highlight_maps_document_offsets_and_escapes() -> None:
     assert highlighted(partial) == "<mark>Alpha beta.</mark> Gamma."
 
 
+def test_passages_show_the_words_asked_for() -> None:
+    passage = cited("Bases <b>dot</b> the land; one base is new. Based on it.", 0, ((0, 26),))
+    answer = Answer("How many military bases are there?", "x [1]", False, (passage,))
+    assert (
+        '<div class="qa-body"><mark><b class="qa-term">Bases</b> &lt;b&gt;dot&lt;/b&gt; the '
+        'land;</mark> one <b class="qa-term">base</b> is new. <b class="qa-term">Based</b> on '
+        "it.</div>"  # the index stems "based" as "base" too: shown as it was matched
+    ) in answer_html(answer, lambda place: "")
+
+
 def test_answer_html_escapes_and_marks_citations() -> None:
     passage = cited("Say <script>x()</script> now.", 0, ((0, 29),))
     answer = Answer("q", "Say <script>x()</script> now. [1]", False, (passage,))

@@ -16,11 +16,13 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
 from qa.answer import NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
+from qa.keyword import QUESTION_WORDS, stem, terms
 from qa.wording import counted
 
 Locate = Callable[[Place], str]  # "lines 3-5" / "page 2" for a place in a document
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+_WORD = re.compile(r"\w+")
 ABSTAIN_HINT = (
     "No passage matched the question well enough to quote. Try other words, "
     "or widen the document filter."
@@ -43,9 +45,13 @@ def answer_html(answer: Answer, locate: Locate) -> str:
             f'<div class="qa-answer qa-abstained"><p class="qa-text">{esc(answer.answer)}</p>'
             f"{hint}{notes}</div>"
         )
-    cited = cited_ranks(answer)
-    quoted = "".join(passage_html(p, True, locate) for p in answer.passages if p.rank in cited)
-    others = [passage_html(p, False, locate) for p in answer.passages if p.rank not in cited]
+    cited, words = cited_ranks(answer), asked_words(answer.question)
+    quoted = "".join(
+        passage_html(p, True, locate, words=words) for p in answer.passages if p.rank in cited
+    )
+    others = [
+        passage_html(p, False, locate, words=words) for p in answer.passages if p.rank not in cited
+    ]
     more = (
         f'<details class="qa-more"><summary>{counted(len(others), "more passage")} retrieved'
         f'</summary><div class="qa-passages">{"".join(others)}</div></details>'
@@ -71,7 +77,14 @@ def _markers(escaped: str) -> str:
     return _MARKER.sub(r'<sup class="qa-marker">[\1]</sup>', escaped)
 
 
-def passage_html(passage: CitedPassage, cited: bool, locate: Locate) -> str:
+def asked_words(question: str) -> frozenset[str]:
+    """The question's content words (stemmed as the index stems them), to show in passages."""
+    return frozenset(t for t in terms(question) if t not in QUESTION_WORDS)
+
+
+def passage_html(
+    passage: CitedPassage, cited: bool, locate: Locate, *, words: frozenset[str] = frozenset()
+) -> str:
     where = passage.citation.removeprefix(f"{passage.source}, ")
     badge = '<span class="qa-badge">quoted</span>' if cited else ""
     summary = (
@@ -83,7 +96,7 @@ def passage_html(passage: CitedPassage, cited: bool, locate: Locate) -> str:
     heading = f'<div class="qa-heading">{esc(passage.heading)}</div>' if passage.heading else ""
     return (
         f'<details class="qa-passage"><summary>{summary}</summary>{heading}'
-        f'<div class="qa-body">{highlighted(passage)}</div>'
+        f'<div class="qa-body">{highlighted(passage, words)}</div>'
         f'<div class="qa-cite">Cite: <code>{esc(passage.citation)}</code> '
         f"{_open_link(passage, passage.answer_spans)}</div>"
         f"{_also_in(passage.also_in, locate)}</details>"
@@ -110,12 +123,15 @@ def _open_link(place: Place | CitedPassage, spans: Sequence[tuple[int, int]] = (
     return f'<a class="qa-open" href="{url}" target="_blank" rel="noopener">open in document</a>'
 
 
-def highlighted(passage: CitedPassage) -> str:
-    """The passage text, escaped, with the quoted sentences (document offsets) in <mark>."""
-    return _marked(passage.text, passage.start, passage.answer_spans)
+def highlighted(passage: CitedPassage, words: frozenset[str] = frozenset()) -> str:
+    """The passage text, escaped, with the quoted sentences (document offsets) in <mark> and
+    the question's words in <b>: a reader sees at a glance why a passage was retrieved."""
+    return _marked(passage.text, passage.start, passage.answer_spans, words)
 
 
-def _marked(text: str, offset: int, spans: Sequence[tuple[int, int]]) -> str:
+def _marked(
+    text: str, offset: int, spans: Sequence[tuple[int, int]], words: frozenset[str] = frozenset()
+) -> str:
     """`text` (which starts at `offset` of its document) escaped, the document spans in <mark>."""
     inside = sorted((max(a - offset, 0), min(b - offset, len(text))) for a, b in spans)
     out, cursor = [], 0
@@ -123,8 +139,24 @@ def _marked(text: str, offset: int, spans: Sequence[tuple[int, int]]) -> str:
         start = max(start, cursor)  # overlapping spans: mark each character once
         if end <= start:
             continue
-        out += [esc(text[cursor:start]), f"<mark>{esc(text[start:end])}</mark>"]
+        out += [_bold(text[cursor:start], words), f"<mark>{_bold(text[start:end], words)}</mark>"]
         cursor = end
+    out.append(_bold(text[cursor:], words))
+    return "".join(out)
+
+
+def _bold(text: str, words: frozenset[str]) -> str:
+    """`text` escaped, each word whose stem is in `words` in <b class="qa-term">."""
+    if not words:
+        return esc(text)
+    out, cursor = [], 0
+    for match in _WORD.finditer(text):
+        if stem(match.group().lower()) in words:
+            out += [
+                esc(text[cursor : match.start()]),
+                f'<b class="qa-term">{esc(match.group())}</b>',
+            ]
+            cursor = match.end()
     out.append(esc(text[cursor:]))
     return "".join(out)
 

@@ -44,6 +44,7 @@ CSS = """
 .qa-body { white-space: pre-wrap; font-size: .9em; line-height: 1.5; margin: .4em 0;
   max-height: 16em; overflow: auto; }
 .qa-body mark { background: #fde68a; color: #111; border-radius: 2px; padding: 0 1px; }
+.qa-term { font-weight: 650; }
 .qa-cite, .qa-also { font-size: .8em; opacity: .85; }
 .qa-cite code, .qa-also code { user-select: all; }
 .qa-also ul { margin: .2em 0 0 1.2em; }
