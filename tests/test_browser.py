@@ -131,11 +131,11 @@ def test_open_in_document_shows_the_passage_in_place(page: Any, seeded_app: Runn
     open_app(page, seeded_app)
     passage = ask(page, DIRECTOR_Q).locator(".qa-passage").first
     passage.locator("summary").click()
+    cited = seeded_app.service.ask(DIRECTOR_Q).passages[0]
     with page.context.expect_page() as opened:
-        passage.locator(".qa-cite").get_by_role("link", name="open in document").click()
+        passage.get_by_role("link", name=f"open in document for {cited.citation}").click()
     document = opened.value
     document.wait_for_load_state()
-    cited = seeded_app.service.ask(DIRECTOR_Q).passages[0]
     expect(document).to_have_title(cited.citation)
     expect(document.locator("#passage mark")).to_have_text(
         "The Battle at Lake Changjin, directed by Chen Kaige, Tsui Hark and Dante Lam, premiered "

@@ -891,13 +891,15 @@ def test_each_passage_links_to_its_place_in_the_document() -> None:
     digest = passage_digest("Alpha beta. Gamma.")
     assert (
         '<a class="qa-open" href="view?source=a%3Cb%3E.txt&amp;start=50&amp;end=68&amp;'
-        f'check={digest}&amp;span=50-61#passage" target="_blank" rel="noopener">'
-        "open in document</a>"
+        f'check={digest}&amp;span=50-61#passage" target="_blank" rel="noopener" '
+        'title="Open a&lt;b&gt;.txt, lines 3-4 in its document">open in document'
+        '<span class="qa-sr"> for a&lt;b&gt;.txt, lines 3-4</span></a>'
     ) in page
     assert (
         "<li><code>copy &amp; more.txt, line 2</code> "
         '<a class="qa-open" href="view?source=copy+%26+more.txt&amp;start=7&amp;end=25#passage" '
-        'target="_blank" rel="noopener">open in document</a></li>'
+        'target="_blank" rel="noopener" title="Open copy &amp; more.txt, line 2 in its document">'
+        'open in document<span class="qa-sr"> for copy &amp; more.txt, line 2</span></a></li>'
     ) in page
 
 

@@ -98,7 +98,7 @@ def passage_html(
         f'<details class="qa-passage"><summary>{summary}</summary>{heading}'
         f'<div class="qa-body">{highlighted(passage, words)}</div>'
         f'<div class="qa-cite">Cite: <code>{esc(passage.citation)}</code> '
-        f"{_open_link(passage, passage.answer_spans)}</div>"
+        f"{_open_link(passage, passage.citation, passage.answer_spans)}</div>"
         f"{_also_in(passage.also_in, locate)}</details>"
     )
 
@@ -118,9 +118,17 @@ def _view_url(place: Place | CitedPassage, spans: Sequence[tuple[int, int]]) -> 
     return f"view?{urlencode(query)}#passage"
 
 
-def _open_link(place: Place | CitedPassage, spans: Sequence[tuple[int, int]] = ()) -> str:
+def _open_link(
+    place: Place | CitedPassage, citation: str, spans: Sequence[tuple[int, int]] = ()
+) -> str:
+    """Every passage has one: a tooltip and text only screen readers read say which (Gradio's
+    sanitizer drops aria-label)."""
     url = esc(_view_url(place, spans))
-    return f'<a class="qa-open" href="{url}" target="_blank" rel="noopener">open in document</a>'
+    return (
+        f'<a class="qa-open" href="{url}" target="_blank" rel="noopener" '
+        f'title="Open {esc(citation)} in its document">open in document'
+        f'<span class="qa-sr"> for {esc(citation)}</span></a>'
+    )
 
 
 def highlighted(passage: CitedPassage, words: frozenset[str] = frozenset()) -> str:
@@ -164,9 +172,8 @@ def _bold(text: str, words: frozenset[str]) -> str:
 def _also_in(places: Sequence[Place], locate: Locate) -> str:
     if not places:
         return ""
-    items = "".join(
-        f"<li><code>{esc(p.source)}, {esc(locate(p))}</code> {_open_link(p)}</li>" for p in places
-    )
+    cited = [(p, f"{p.source}, {locate(p)}") for p in places]
+    items = "".join(f"<li><code>{esc(c)}</code> {_open_link(p, c)}</li>" for p, c in cited)
     return f'<div class="qa-also">Same passage also in:<ul>{items}</ul></div>'
 
 

@@ -49,6 +49,7 @@ CSS = """
 .qa-cite code, .qa-also code { user-select: all; }
 .qa-also ul { margin: .2em 0 0 1.2em; }
 .qa-open { margin-left: .4em; white-space: nowrap; }
+.qa-sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 .qa-more { margin-top: .4em; }
 .qa-more > summary { cursor: pointer; font-size: .85em; opacity: .75; }
 .qa-question { white-space: pre-wrap; }
