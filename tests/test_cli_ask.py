@@ -17,7 +17,7 @@ from fakes import FakeEmbedder
 from qa import cli
 from qa.answer import NOT_FOUND, Answer, CitedPassage
 from qa.build import build_index
-from qa.cli_query import render
+from qa.cli_query import render, styled_output
 from qa.engine import Engine
 from qa.evaluate import wilson
 from qa.settings import Settings
@@ -129,9 +129,7 @@ def test_ask_for_a_terminal_numbers_citations(
     assert "\n[3] " not in out
 
 
-def test_ask_for_a_terminal_shows_the_quoted_sentence_of_a_long_passage(
-    settings: Settings,
-) -> None:
+def test_ask_for_a_terminal_shows_the_quoted_sentence_of_a_long_passage() -> None:
     filler = " ".join(f"Sentence number {n} says nothing much at all." for n in range(12))
     text = f"{filler} The gate opens at nine. Later text follows here."
     start = 1000
@@ -140,14 +138,38 @@ def test_ask_for_a_terminal_shows_the_quoted_sentence_of_a_long_passage(
     passage = CitedPassage(
         1, "a.txt", start, start + len(text), (4, 4), None, text, "", 0.5, (), (quoted,)
     )
-    shown = render(Answer("When?", "The gate opens at nine. [1]", False, (passage,)), settings)
+    shown = render(Answer("When?", "The gate opens at nine. [1]", False, (passage,)))
     assert shown.splitlines()[3:] == [
         "    ... The gate opens at nine. Later text follows here.",
     ]
     early = replace(passage, answer_spans=((start, start + 45),))
-    lines = render(Answer("?", "x", False, (early,)), settings).splitlines()[3:]
+    lines = render(Answer("?", "x", False, (early,))).splitlines()[3:]
     assert lines[0].startswith("    Sentence number 0 says nothing much at all.")
     assert len(lines) == 6 and lines[-1].endswith(" ...")
+
+
+def test_ask_for_a_person_at_a_terminal_shows_the_words_asked_in_bold() -> None:
+    text = "Gates open early. The gate opens at nine."
+    passage = CitedPassage(1, "a.txt", 0, len(text), (1, 1), None, text, "", 0.5, (), ((18, 41),))
+    answer = Answer("When does the gate open?", "The gate opens at nine. [1]", False, (passage,))
+    assert render(answer, styled=True).splitlines()[3] == (
+        "    \x1b[1mGates\x1b[22m \x1b[1mopen\x1b[22m early. The \x1b[1mgate\x1b[22m "
+        "\x1b[1mopens\x1b[22m at nine."
+    )
+    assert render(answer).splitlines()[3] == f"    {text}"  # a pipe or NO_COLOR: plain
+
+
+def test_bold_only_at_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert styled_output() is False  # pytest captures stdout: not a terminal
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert styled_output() is True
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert styled_output() is False
 
 
 def test_ask_for_a_terminal_lists_five_copies_and_counts_the_rest(

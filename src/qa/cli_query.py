@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
+import re
 import sys
 import textwrap
 from collections import Counter
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.answer import Answer, CitedPassage, Place
+from qa.keyword import asked_words, is_asked
 from qa.settings import Settings
 from qa.wording import line_range
 
@@ -64,7 +67,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps(answer.as_json(), ensure_ascii=False), flush=True)
         else:
-            print(render(answer, engine.settings))
+            print(render(answer, styled=styled_output()))
     return EXIT_OK
 
 
@@ -92,7 +95,7 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
             print("(new conversation)\n", flush=True)
         elif question:
             answer = engine.ask(question, history=history, sources=args.source)
-            print(render(answer, engine.settings) + "\n", flush=True)
+            print(render(answer, styled=styled_output()) + "\n", flush=True)
             history.append(question)
     if interactive:
         print(file=sys.stderr)  # the shell's prompt on a line of its own after Ctrl-D
@@ -136,13 +139,31 @@ def _warn_if_stale(engine: Engine) -> None:
         )
 
 
-def render(answer: Answer, settings: Settings) -> str:
-    """The answer and numbered citations, for a terminal."""
+def render(answer: Answer, *, styled: bool = False) -> str:
+    """The answer and numbered citations, for a terminal; `styled`: the question's words in
+    the excerpts in bold (ANSI), as the page shows them."""
     lines = [answer.answer, *(f"Note: {n}" for n in answer.notes)]
+    words = asked_words(answer.question) if styled else frozenset()
     for p in answer.passages:
-        lines += ["", f"[{p.rank}] {p.citation}  (score {p.score:.3f})", *_excerpt(p)]
+        excerpt = [_bold(line, words) for line in _excerpt(p)]
+        lines += ["", f"[{p.rank}] {p.citation}  (score {p.score:.3f})", *excerpt]
         lines += _also_in(p.also_in)
     return "\n".join(lines)
+
+
+def styled_output() -> bool:
+    """Bold only for a person at a terminal who has not asked for plain text (NO_COLOR)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+_WORD = re.compile(r"\w+")
+BOLD, PLAIN = "\x1b[1m", "\x1b[22m"
+
+
+def _bold(line: str, words: frozenset[str]) -> str:
+    if not words:
+        return line
+    return _WORD.sub(lambda m: f"{BOLD}{m[0]}{PLAIN}" if is_asked(m[0], words) else m[0], line)
 
 
 EXCERPT_LINES = 6

@@ -55,6 +55,15 @@ def terms(text: str) -> list[str]:
     return [stem(w) for w in words if w not in STOPWORDS]
 
 
+def asked_words(question: str) -> frozenset[str]:
+    """The question's content words, stemmed as the index stems them (to show in passages)."""
+    return frozenset(t for t in terms(question) if t not in QUESTION_WORDS)
+
+
+def is_asked(word: str, asked: frozenset[str]) -> bool:
+    return stem(word.lower()) in asked
+
+
 @dataclass(frozen=True)
 class KeywordIndex:
     vocabulary: dict[str, int]

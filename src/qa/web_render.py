@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
 from qa.answer import NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
-from qa.keyword import QUESTION_WORDS, stem, terms
+from qa.keyword import asked_words, is_asked
 from qa.wording import counted
 
 Locate = Callable[[Place], str]  # "lines 3-5" / "page 2" for a place in a document
@@ -75,11 +75,6 @@ def cited_ranks(answer: Answer) -> set[int]:
 
 def _markers(escaped: str) -> str:
     return _MARKER.sub(r'<sup class="qa-marker">[\1]</sup>', escaped)
-
-
-def asked_words(question: str) -> frozenset[str]:
-    """The question's content words (stemmed as the index stems them), to show in passages."""
-    return frozenset(t for t in terms(question) if t not in QUESTION_WORDS)
 
 
 def passage_html(
@@ -159,11 +154,8 @@ def _bold(text: str, words: frozenset[str]) -> str:
         return esc(text)
     out, cursor = [], 0
     for match in _WORD.finditer(text):
-        if stem(match.group().lower()) in words:
-            out += [
-                esc(text[cursor : match.start()]),
-                f'<b class="qa-term">{esc(match.group())}</b>',
-            ]
+        if is_asked(match[0], words):
+            out += [esc(text[cursor : match.start()]), f'<b class="qa-term">{esc(match[0])}</b>']
             cursor = match.end()
     out.append(esc(text[cursor:]))
     return "".join(out)
