@@ -34,7 +34,15 @@ import qa.web
 from qa.answer import EMPTY_QUESTION, NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
 from qa.documents import discover
 from qa.errors import BuildCancelledError, ServeError
-from qa.folder import TRASH, Incoming, clean_name, delete_document, save_uploads
+from qa.folder import (
+    TRASH,
+    Incoming,
+    clean_name,
+    delete_document,
+    restore_document,
+    save_uploads,
+    trashed,
+)
 from qa.folder import Refused as RefusedUpload
 from qa.settings import Settings
 from qa.web import create_app, is_loopback, serve
@@ -492,16 +500,51 @@ def test_delete_only_listed_documents_inside_the_folder(seeded: Settings, tmp_pa
     original = (seeded.docs / FILM_SOURCE).read_bytes()
     moved = delete_document(seeded.docs, FILM_SOURCE, allowed=allowed)
     assert not (seeded.docs / FILM_SOURCE).exists()
-    assert (moved, moved.read_bytes()) == (seeded.docs / TRASH / FILM_SOURCE, original)
+    when, name = moved.relative_to(seeded.docs / TRASH).parts
+    assert re.fullmatch(r"\d{8}T\d{6}Z(-\d+)?", when) is not None
+    assert name == FILM_SOURCE
+    assert moved.read_bytes() == original
     (seeded.docs / FILM_SOURCE).write_text("A second file of that name.\n", encoding="utf-8")
     again = delete_document(seeded.docs, FILM_SOURCE, allowed=allowed)
-    assert again == seeded.docs / TRASH / FILM_SOURCE.replace(".txt", "-1.txt")
+    assert again.name == FILM_SOURCE and again.parent != moved.parent
     assert moved.read_bytes() == original  # the first one is kept too
     (seeded.docs / "sub").mkdir()
     (seeded.docs / "sub" / "note.md").write_text("# Note\n", encoding="utf-8")
     nested = delete_document(seeded.docs, "sub/note.md", allowed={"sub/note.md"})
-    assert nested == seeded.docs / TRASH / "sub" / "note.md"
+    assert nested.relative_to(seeded.docs / TRASH).parts[1:] == ("sub", "note.md")
     assert not any(p.name == "note.md" for p in discover(seeded.docs))  # never indexed again
+
+
+def test_deleted_documents_are_listed_and_restored_where_they_were(seeded: Settings) -> None:
+    docs = seeded.docs
+    allowed = {FILM_SOURCE, "sub/note.md"}
+    original = (docs / FILM_SOURCE).read_text(encoding="utf-8")
+    first = delete_document(docs, FILM_SOURCE, allowed=allowed)
+    (docs / FILM_SOURCE).write_text("A second file of that name.\n", encoding="utf-8")
+    second = delete_document(docs, FILM_SOURCE, allowed=allowed)
+    (docs / "sub").mkdir()
+    (docs / "sub" / "note.md").write_text("# Note\n", encoding="utf-8")
+    nested = delete_document(docs, "sub/note.md", allowed=allowed)
+    shutil.rmtree(docs / "sub")
+    listed = trashed(docs)
+    keys = [p.relative_to(docs / TRASH).as_posix() for p in (nested, second, first)]
+    assert [(t.key, t.source) for t in listed] == [
+        (keys[0], "sub/note.md"),
+        (keys[1], FILM_SOURCE),
+        (keys[2], FILM_SOURCE),
+    ]  # newest first
+    assert restore_document(docs, keys[2]) == FILM_SOURCE
+    assert (docs / FILM_SOURCE).read_text(encoding="utf-8") == original
+    assert not first.parent.exists()  # its emptied folder is gone
+    with pytest.raises(RefusedUpload) as taken:
+        restore_document(docs, keys[1])
+    assert str(taken.value) == f"{FILM_SOURCE} exists again; rename or delete it, then restore"
+    assert restore_document(docs, keys[0]) == "sub/note.md"
+    assert (docs / "sub" / "note.md").read_text(encoding="utf-8") == "# Note\n"
+    with pytest.raises(RefusedUpload) as unknown:
+        restore_document(docs, "../../etc/hosts")
+    assert str(unknown.value) == "../../etc/hosts is not among the deleted documents"
+    assert [t.key for t in trashed(docs)] == [keys[1]]
 
 
 def test_service_delete_uses_the_document_list(seeded: Settings) -> None:

@@ -8,6 +8,7 @@ only touch regular files inside the documents folder.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -15,7 +16,7 @@ import unicodedata
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -181,8 +182,9 @@ def _candidates(name: str) -> Iterable[str]:
 
 
 def delete_document(docs: Path, source: str, *, allowed: Iterable[str]) -> Path:
-    """Move the document `source` (a name the index or the folder listing showed) to the
-    hidden TRASH folder inside `docs`, and return where it went: a wrong click loses nothing."""
+    """Move the document `source` (a name the index or the folder listing showed) into the
+    hidden TRASH folder inside `docs`, and return where it went: a wrong click loses nothing
+    (see restore_document)."""
     if source not in set(allowed):
         raise Refused(f"{source} is not a document in the index")
     path = docs / source
@@ -196,21 +198,83 @@ def delete_document(docs: Path, source: str, *, allowed: Iterable[str]) -> Path:
     return _to_trash(docs, path, source)
 
 
-TRASH = ".deleted"  # hidden, so no build reads it; inside docs, so the move is a rename
+TRASH = ".deleted"  # hidden, so no build reads it; inside docs, so a move is a rename
+_STAMP = "%Y%m%dT%H%M%SZ"  # one folder per deletion, named by its time (UTC)
+
+
+@dataclass(frozen=True)
+class Trashed:
+    key: str  # "<when>/<source>", what restore_document takes
+    source: str  # where it was, and goes back to
+    deleted_at: str  # ISO time, UTC
 
 
 def _to_trash(docs: Path, path: Path, source: str) -> Path:
-    folder = (docs / TRASH / source).parent
+    """Into a folder of its own named by the time, under its own relative path, so it can go
+    back exactly where it was and never replaces an earlier deleted file."""
+    when = datetime.now(UTC).strftime(_STAMP)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in _candidates(path.name):
-            target = folder / name
-            if not (target.exists() or target.is_symlink()):  # deletes run one at a time
-                path.rename(target)
-                return target
+        (docs / TRASH).mkdir(exist_ok=True)
+        for name in _candidates(when):
+            folder = docs / TRASH / name
+            try:
+                folder.mkdir()
+            except FileExistsError:
+                continue
+            target = folder / source
+            target.parent.mkdir(parents=True, exist_ok=True)
+            path.rename(target)
+            return target
     except OSError as exc:
         raise Refused(f"{source} could not be moved to {docs / TRASH} ({exc.strerror})") from exc
-    raise Refused(f"too many deleted files named {path.name} in {docs / TRASH}")
+    raise Refused("too many deletions this second; try again in a moment")
+
+
+def trashed(docs: Path) -> list[Trashed]:
+    """Files deleted from the page, newest first."""
+    out = []
+    for folder in sorted((docs / TRASH).glob("*"), reverse=True):
+        when = _deleted_at(folder.name)
+        if when is None or not folder.is_dir() or folder.is_symlink():
+            continue
+        for path in sorted(_files_below(folder)):
+            source = path.relative_to(folder).as_posix()
+            out.append(Trashed(f"{folder.name}/{source}", source, when))
+    return out
+
+
+def restore_document(docs: Path, key: str) -> str:
+    """Move a deleted file back where it was; refused when that name is taken again."""
+    found = next((t for t in trashed(docs) if t.key == key), None)
+    if found is None:
+        raise Refused(f"{key} is not among the deleted documents")
+    target = docs / found.source
+    if target.exists() or target.is_symlink():
+        raise Refused(f"{found.source} exists again; rename or delete it, then restore")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    (docs / TRASH / key).rename(target)
+    _prune(docs / TRASH / key.split("/", 1)[0])
+    return found.source
+
+
+def _files_below(folder: Path) -> Iterable[Path]:
+    for root, _, names in os.walk(folder):  # links to folders are not followed
+        yield from (Path(root) / name for name in names)
+
+
+def _deleted_at(name: str) -> str | None:
+    try:
+        when = datetime.strptime(name[:16], _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return when.isoformat()
+
+
+def _prune(folder: Path) -> None:
+    """Remove the emptied time folder (and its emptied subfolders)."""
+    for root, _, _ in sorted(os.walk(folder), key=lambda w: -len(w[0])):
+        with contextlib.suppress(OSError):
+            Path(root).rmdir()
 
 
 def _mb(size: int) -> str:

@@ -14,7 +14,7 @@ import gradio as gr
 from qa.answer import EMPTY_QUESTION
 from qa.build import BuildReport
 from qa.errors import QaError
-from qa.folder import PENDING, Incoming, Refused, UploadResult
+from qa.folder import PENDING, Incoming, Refused, Trashed, UploadResult
 from qa.web_render import (
     answer_html,
     citations_text,
@@ -153,46 +153,72 @@ class Actions:
             warn(str(exc))
             return gr.skip()  # type: ignore[no-any-return]
         return (
-            f"<p>Deleted <b>{esc(source)}</b>: moved to <code>{esc(str(kept))}</code> (move it "
-            "back to restore it). Press <b>Rebuild index</b> to take it out of the answers.</p>"
+            f"<p>Deleted <b>{esc(source)}</b>: moved to <code>{esc(str(kept))}</code>, from "
+            "where <b>Restore</b> brings it back. Press <b>Rebuild index</b> to take it out of "
+            "the answers.</p>"
         )
+
+    def restore(self, key: str | None) -> str:
+        if not key:
+            warn("Choose a deleted document to restore first.")
+            return gr.skip()  # type: ignore[no-any-return]
+        try:
+            source = self.service.restore(key)
+        except Refused as exc:
+            warn(str(exc))
+            return gr.skip()  # type: ignore[no-any-return]
+        return f"<p>Restored <b>{esc(source)}</b>.</p>"
 
     # ------------------------------------------------------------------ refresh
 
-    def refresh(self, selected: list[str] | None, doomed: str | None) -> tuple[Any, ...]:
-        """Both status panels, the documents table and the two document pickers (keeping
-        what the user picked while it still exists: a timer calls this every few seconds)."""
+    def refresh(
+        self, selected: list[str] | None, doomed: str | None, restorable: str | None
+    ) -> tuple[Any, ...]:
+        """Both status panels, the documents table and the document pickers (keeping what the
+        user picked while it still exists: a timer calls this every few seconds)."""
         rows = self.service.documents()
         deletable = [r.source for r in rows if r.state != "deleted"]
         status = status_html(self.service.status(), rows)
         shown = self.service.answerable(self.examples)
+        deleted = [(trashed_label(t), t.key) for t in self.service.trashed()]
         return (
             status,
             status,
             [table_row(r) for r in rows],
             picker(self.service.sources(), selected or []),
             picker(deletable, doomed),
+            picker(deleted, restorable),
             gr.Dataset(samples=[[q] for q in shown], visible=bool(shown)),
         )
 
-    def tick(self, selected: list[str] | None, doomed: str | None) -> tuple[Any, ...]:
+    def tick(
+        self, selected: list[str] | None, doomed: str | None, restorable: str | None
+    ) -> tuple[Any, ...]:
         """Every second during start-up and rebuilds, every few seconds otherwise, so a page
         also notices a rebuild started from another page or the API."""
         busy = self.service.starting or self.service.rebuilding
-        return (*self.refresh(selected, doomed), gr.Timer(BUSY_POLL if busy else IDLE_POLL))
+        refreshed = self.refresh(selected, doomed, restorable)
+        return (*refreshed, gr.Timer(BUSY_POLL if busy else IDLE_POLL))
 
 
-def picker(choices: list[str], picked: list[str] | str | None) -> gr.Dropdown:
-    """New choices for a document picker. The pick is only changed when it names a document
-    that is gone: `picked` was read when the refresh was sent (a timer's may be seconds old),
-    and writing it back would undo what the user picked since."""
+def picker(
+    choices: Sequence[str] | Sequence[tuple[str, str]], picked: list[str] | str | None
+) -> gr.Dropdown:
+    """New choices (names, or (label, name) pairs) for a document picker. The pick is only
+    changed when it names a document that is gone: `picked` was read when the refresh was sent
+    (a timer's may be seconds old), and writing it back would undo what the user picked since."""
     names = picked if isinstance(picked, list) else [picked] if picked else []
-    if all(name in choices for name in names):
+    values = [c[1] if isinstance(c, tuple) else c for c in choices]
+    if all(name in values for name in names):
         return gr.Dropdown(choices=choices)  # an update of the choices alone
     if isinstance(picked, list):
-        kept = [name for name in names if name in choices]
+        kept = [name for name in names if name in values]
         return gr.Dropdown(choices=choices, value=kept, multiselect=True)
     return gr.Dropdown(choices=choices, value=None)
+
+
+def trashed_label(item: Trashed) -> str:
+    return f"{item.source} (deleted {human_time(item.deleted_at)})"
 
 
 def table_row(row: DocumentRow) -> list[Any]:

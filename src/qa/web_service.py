@@ -27,11 +27,14 @@ from qa.engine import Engine, check_model, single_threaded_blas
 from qa.errors import BuildCancelledError, ModelError, QaError
 from qa.folder import (
     Incoming,
+    Trashed,
     UploadResult,
     delete_document,
     document_states,
     files_on_disk,
+    restore_document,
     save_uploads,
+    trashed,
 )
 from qa.index import DocumentEntry, Index, load
 from qa.settings import Settings
@@ -296,6 +299,14 @@ class Service:
         with self._docs_lock:
             allowed = {row.source for row in self.documents() if row.state != "deleted"}
             return delete_document(self.settings.docs, source, allowed=allowed)
+
+    def trashed(self) -> list[Trashed]:
+        return trashed(self.settings.docs)
+
+    def restore(self, key: str) -> str:
+        """Put a deleted document back (see folder.restore_document); its source."""
+        with self._docs_lock:
+            return restore_document(self.settings.docs, key)
 
     def documents(self) -> list[DocumentRow]:
         """Indexed documents, plus files added, changed or removed since the last build."""

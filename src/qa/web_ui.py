@@ -179,11 +179,16 @@ def _documents_tab(actions: Actions, max_upload_mb: int) -> dict[str, Any]:
             with gr.Row(equal_height=True):
                 doomed = gr.Dropdown(label="Delete a document", choices=[], scale=3)
                 delete = gr.Button("Delete", variant="stop", scale=1, min_width=80)
+            with gr.Row(equal_height=True):
+                restorable = gr.Dropdown(label="Restore a deleted document", choices=[], scale=3)
+                restore = gr.Button("Restore", scale=1, min_width=80)
     message = gr.HTML(elem_id="qa-docs-message", min_height=40)
     return {
         "status": status,
         "table": table,
         "doomed": doomed,
+        "restorable": restorable,
+        "restore": restore,
         "message": message,
         "upload": upload,
         "rebuild": rebuild,
@@ -194,7 +199,7 @@ def _documents_tab(actions: Actions, max_upload_mb: int) -> dict[str, Any]:
 def _wire_documents(
     actions: Actions, docs: dict[str, Any], refresh: dict[str, Any], timer: gr.Timer
 ) -> None:
-    """Upload, rebuild and delete, each followed by a refresh of the lists."""
+    """Upload, rebuild, delete and restore, each followed by a refresh of the lists."""
     upload, message = docs["upload"], docs["message"]
     upload.upload(
         actions.upload,
@@ -222,15 +227,18 @@ def _wire_documents(
         concurrency_id="rebuild",
         api_visibility="private",
     ).then(**refresh)
-    deleted = docs["delete"].click(
-        actions.delete,
-        [docs["doomed"]],
-        [message],
-        concurrency_limit=4,
-        concurrency_id="documents",
-        api_visibility="private",
-    )
-    deleted.then(**refresh)
+    for button, act, picked in (
+        (docs["delete"], actions.delete, docs["doomed"]),
+        (docs["restore"], actions.restore, docs["restorable"]),
+    ):
+        button.click(
+            act,
+            [picked],
+            [message],
+            concurrency_limit=4,
+            concurrency_id="documents",
+            api_visibility="private",
+        ).then(**refresh)
 
 
 def _api(actions: Actions) -> None:
@@ -264,11 +272,12 @@ def _wire_refresh(
         docs["table"],
         ask["sources"],
         docs["doomed"],
+        docs["restorable"],
         ask["examples"].dataset,
     ]
     refresh: dict[str, Any] = {
         "fn": actions.refresh,
-        "inputs": [ask["sources"], docs["doomed"]],
+        "inputs": [ask["sources"], docs["doomed"], docs["restorable"]],
         "outputs": outputs,
         "api_visibility": "private",
         "concurrency_limit": UNLIMITED,
