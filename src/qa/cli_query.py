@@ -6,7 +6,6 @@ import argparse
 import contextlib
 import json
 import os
-import re
 import sys
 import textwrap
 from collections import Counter
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.answer import Answer, CitedPassage, Place
-from qa.keyword import asked_words, is_asked
+from qa.keyword import asked_spans, asked_words
 from qa.settings import Settings
 from qa.wording import line_range
 
@@ -156,14 +155,15 @@ def styled_output() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
-_WORD = re.compile(r"\w+")
 BOLD, PLAIN = "\x1b[1m", "\x1b[22m"
 
 
 def _bold(line: str, words: frozenset[str]) -> str:
-    if not words:
-        return line
-    return _WORD.sub(lambda m: f"{BOLD}{m[0]}{PLAIN}" if is_asked(m[0], words) else m[0], line)
+    out, cursor = [], 0
+    for start, end in asked_spans(line, words):
+        out += [line[cursor:start], BOLD, line[start:end], PLAIN]
+        cursor = end
+    return "".join([*out, line[cursor:]])
 
 
 EXCERPT_LINES = 6

@@ -60,8 +60,11 @@ def asked_words(question: str) -> frozenset[str]:
     return frozenset(t for t in terms(question) if t not in QUESTION_WORDS)
 
 
-def is_asked(word: str, asked: frozenset[str]) -> bool:
-    return stem(word.lower()) in asked
+def asked_spans(text: str, asked: frozenset[str]) -> list[tuple[int, int]]:
+    """Where in `text` the words are that the index would match to `asked` (by stem)."""
+    if not asked:
+        return []
+    return [m.span() for m in _WORD.finditer(text) if stem(m[0].lower()) in asked]
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,12 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
 from qa.answer import NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
-from qa.keyword import asked_words, is_asked
+from qa.keyword import asked_spans, asked_words
 from qa.wording import counted
 
 Locate = Callable[[Place], str]  # "lines 3-5" / "page 2" for a place in a document
 
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_WORD = re.compile(r"\w+")
 ABSTAIN_HINT = (
     "No passage matched the question well enough to quote. Try other words, "
     "or widen the document filter."
@@ -129,36 +128,49 @@ def _open_link(
 def highlighted(passage: CitedPassage, words: frozenset[str] = frozenset()) -> str:
     """The passage text, escaped, with the quoted sentences (document offsets) in <mark> and
     the question's words in <b>: a reader sees at a glance why a passage was retrieved."""
-    return _marked(passage.text, passage.start, passage.answer_spans, words)
+    return _pieces_html(passage.text, offset=passage.start, spans=passage.answer_spans, words=words)
 
 
-def _marked(
-    text: str, offset: int, spans: Sequence[tuple[int, int]], words: frozenset[str] = frozenset()
+def _pieces_html(
+    text: str,
+    *,
+    offset: int = 0,
+    spans: Sequence[tuple[int, int]] = (),
+    words: frozenset[str] = frozenset(),
+    passage: tuple[int, int] | None = None,
+    pages: Sequence[int] = (),
 ) -> str:
-    """`text` (which starts at `offset` of its document) escaped, the document spans in <mark>."""
-    inside = sorted((max(a - offset, 0), min(b - offset, len(text))) for a, b in spans)
-    out, cursor = [], 0
-    for start, end in inside:
-        start = max(start, cursor)  # overlapping spans: mark each character once
-        if end <= start:
-            continue
-        out += [_bold(text[cursor:start], words), f"<mark>{_bold(text[start:end], words)}</mark>"]
-        cursor = end
-    out.append(_bold(text[cursor:], words))
+    """`text` (at `offset` in its document) cut wherever a quoted span, the passage or a page
+    begins or ends (document offsets); each piece escaped, the asked words in it in <b>, and
+    wrapped in what covers it. The first quoted sentence of the passage (else its start) is the
+    `#passage` anchor: in a long passage that is what was cited."""
+    quoted = [(a - offset, b - offset) for a, b in spans]
+    page_at = {start - offset: number for number, start in enumerate(pages, 1)}
+    lo, hi = (passage[0] - offset, passage[1] - offset) if passage else (-1, -1)  # none
+    edges = {0, len(text), lo, hi, *page_at, *(x for span in quoted for x in span)}
+    cuts = sorted(x for x in edges if 0 <= x <= len(text))
+    target = min((a for a, b in quoted if lo <= a < b <= hi), default=lo)
+    out = []
+    for a, b in itertools.pairwise(cuts):
+        if a in page_at:
+            out.append(f'<span class="page">page {page_at[a]}</span>')
+        piece = _bold(text[a:b], words)
+        if any(s <= a and b <= e for s, e in quoted):
+            piece = f"<mark>{piece}</mark>"
+        if lo <= a and b <= hi:
+            anchor = ' id="passage"' if a == target else ""
+            piece = f'<span class="passage"{anchor}>{piece}</span>'
+        out.append(piece)
     return "".join(out)
 
 
 def _bold(text: str, words: frozenset[str]) -> str:
-    """`text` escaped, each word whose stem is in `words` in <b class="qa-term">."""
-    if not words:
-        return esc(text)
+    """`text` escaped, each word the index would match to `words` in <b class="qa-term">."""
     out, cursor = [], 0
-    for match in _WORD.finditer(text):
-        if is_asked(match[0], words):
-            out += [esc(text[cursor : match.start()]), f'<b class="qa-term">{esc(match[0])}</b>']
-            cursor = match.end()
-    out.append(esc(text[cursor:]))
-    return "".join(out)
+    for start, end in asked_spans(text, words):
+        out += [esc(text[cursor:start]), f'<b class="qa-term">{esc(text[start:end])}</b>']
+        cursor = end
+    return "".join([*out, esc(text[cursor:])])
 
 
 def _also_in(places: Sequence[Place], locate: Locate) -> str:
@@ -198,39 +210,16 @@ def document_page(
     """A whole indexed document as a page of its own: the cited passage shaded and scrolled
     to, its quoted sentences marked, PDF page starts labelled, the text as it was indexed."""
     title = esc(f"{source}, {where}")
+    body = _pieces_html(text, spans=spans, passage=(start, end), pages=pages)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{title}</title><style>{_DOCUMENT_CSS}</style></head><body>"
         f"<header><h1>{esc(source)}</h1><p>Cite: <code>{title}</code> · "
         '<a href="#passage">back to the passage</a></p></header>'
-        f'<main><div class="text">{_document_text(text, start, end, spans, pages)}</div></main>'
+        f'<main><div class="text">{body}</div></main>'
         "</body></html>"
     )
-
-
-def _document_text(
-    text: str, start: int, end: int, spans: Sequence[tuple[int, int]], pages: Sequence[int]
-) -> str:
-    """The text cut wherever the passage, a quoted span or a page begins or ends; each piece
-    escaped and wrapped in what covers it. The page scrolls to the first quoted sentence (the
-    passage's start when nothing is quoted): in a long passage that is what was cited."""
-    page_at = {offset: number for number, offset in enumerate(pages, 1)}
-    edges = {0, len(text), start, end, *page_at, *(x for span in spans for x in span)}
-    cuts = sorted(x for x in edges if 0 <= x <= len(text))
-    target = min((a for a, b in spans if start <= a < b <= end), default=start)
-    out = []
-    for a, b in itertools.pairwise(cuts):
-        if a in page_at:
-            out.append(f'<span class="page">page {page_at[a]}</span>')
-        piece = esc(text[a:b])
-        if any(s <= a and b <= e for s, e in spans):
-            piece = f"<mark>{piece}</mark>"
-        if start <= a and b <= end:
-            anchor = ' id="passage"' if a == target else ""
-            piece = f'<span class="passage"{anchor}>{piece}</span>'
-        out.append(piece)
-    return "".join(out)
 
 
 def error_page(message: str) -> str:
