@@ -212,21 +212,26 @@ class Trashed:
 def _to_trash(docs: Path, path: Path, source: str) -> Path:
     """Into a folder of its own named by the time, under its own relative path, so it can go
     back exactly where it was and never replaces an earlier deleted file."""
-    when = datetime.now(UTC).strftime(_STAMP)
     try:
-        (docs / TRASH).mkdir(exist_ok=True)
-        for name in _candidates(when):
-            folder = docs / TRASH / name
-            try:
-                folder.mkdir()
-            except FileExistsError:
-                continue
-            target = folder / source
+        folder = _new_deletion_folder(docs)
+        target = folder / source
+        try:
             target.parent.mkdir(parents=True, exist_ok=True)
             path.rename(target)
-            return target
+        except OSError:
+            _prune(folder)  # no empty deletion left behind
+            raise
     except OSError as exc:
         raise Refused(f"{source} could not be moved to {docs / TRASH} ({exc.strerror})") from exc
+    return target
+
+
+def _new_deletion_folder(docs: Path) -> Path:
+    (docs / TRASH).mkdir(exist_ok=True)
+    for name in _candidates(datetime.now(UTC).strftime(_STAMP)):
+        with contextlib.suppress(FileExistsError):
+            (docs / TRASH / name).mkdir()
+            return docs / TRASH / name
     raise Refused("too many deletions this second; try again in a moment")
 
 

@@ -273,7 +273,10 @@ class Service:
         index = engine.index
         known = self._answerable
         if known is None or known[0] is not index or known[1] != tuple(questions):
-            found = [q for q in questions if not engine.ask(q).abstained]
+            try:
+                found = [q for q in questions if not engine.ask(q).abstained]
+            except ModelError:
+                return []  # the page's status says why; the examples come back with the model
             known = self._answerable = (index, tuple(questions), found)
         return list(known[2])
 
