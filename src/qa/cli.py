@@ -1,5 +1,5 @@
-"""The command line: `qa index`, `qa add`, `qa status`, `qa ask`, `qa chat`, `qa eval`, `qa serve`.
-Errors become messages here."""
+"""The command line: `qa index`, `qa add`, `qa status`, `qa ask`, `qa chat`, `qa eval`, `qa serve`
+(and `qa delete`, `qa restore`). Errors become messages here."""
 
 from __future__ import annotations
 
@@ -72,13 +72,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def run_index(args: argparse.Namespace, settings: Settings) -> int:
-    report = _build(settings)
+    report = build_reporting(settings)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     return EXIT_OK
 
 
-def _build(settings: Settings) -> dict[str, Any]:
+def build_reporting(settings: Settings) -> dict[str, Any]:
     """Build or update the index with progress on a terminal; warnings and the summary line
     printed, the report returned."""
     from qa.build import build_index
@@ -112,7 +112,7 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Added {settings.docs / name}")
     for name, reason in result.refused:
         print(f"Not added: {name}: {reason}", file=sys.stderr)
-    report = _build(settings) if result.added and not args.no_index else None
+    report = build_reporting(settings) if result.added and not args.no_index else None
     if args.json:
         print(json.dumps({**result.as_json(), "index": report}, ensure_ascii=False))
     return EXIT_ERROR if result.refused else EXIT_OK
@@ -128,16 +128,18 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     """The index (verified as `qa ask` would load it) and the documents folder compared."""
     from qa.documents import check_folder
-    from qa.folder import PENDING, document_states, files_on_disk
+    from qa.folder import PENDING, TRASH, document_states, files_on_disk, trashed
     from qa.index import load
 
     index = load(settings.index)
     check_folder(settings.docs)  # else every document would read as deleted
     summary = index.summary()
     states = document_states(index, files_on_disk(settings.docs), docs=settings.docs)
+    kept = len(trashed(settings.docs))
     if args.json:
         listed = [{"source": source, "state": state} for source, state in states.items()]
-        print(json.dumps({"index": summary, "documents": listed}, ensure_ascii=False))
+        out = {"index": summary, "documents": listed, "deleted_kept": kept}
+        print(json.dumps(out, ensure_ascii=False))
         return EXIT_OK
     print(
         f"Index {settings.index}: {counted(summary['documents'], 'document')}, "
@@ -152,6 +154,10 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{counted(pending, 'change')} in {settings.docs} not indexed yet: run `qa index`.")
     else:
         print(f"Up to date with {settings.docs}.")
+    if kept:
+        # Deleting keeps the file; say so, or the folder grows where nobody looks.
+        where = settings.docs / TRASH
+        print(f"{counted(kept, 'deleted document')} kept in {where}: `qa restore` lists them.")
     return EXIT_OK
 
 
@@ -203,7 +209,16 @@ def _register_query_commands(commands: Any, common: argparse.ArgumentParser) -> 
     register(commands, common)
 
 
-_EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [_register_query_commands]
+def _register_document_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    from qa.cli_docs import register
+
+    register(commands, common)
+
+
+_EXTRA_COMMANDS: list[Callable[[Any, argparse.ArgumentParser], None]] = [
+    _register_document_commands,
+    _register_query_commands,
+]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,179 @@
+"""`qa delete` and `qa restore` through qa.cli.main: a deleted document waits in .deleted/, comes
+back where it was, and the index follows each move (FakeEmbedder)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from fakes import FakeEmbedder
+
+import qa.build
+import qa.cli
+from qa.index import load
+from qa.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("QA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setattr(qa.build, "load_embedder", lambda settings: FakeEmbedder())
+
+
+@pytest.fixture
+def folder(settings: Settings) -> Settings:
+    """Two indexed documents, one in a subfolder."""
+    (settings.docs / "sub").mkdir()
+    (settings.docs / "treaty.txt").write_text("The treaty was signed in 1961.\n", encoding="utf-8")
+    (settings.docs / "sub" / "film.md").write_text("# Film\n\nIt premiered.\n", encoding="utf-8")
+    qa.build.build_index(settings)
+    return settings
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, list[str], list[str]]:
+    code = qa.cli.main([str(a) for a in args])
+    captured = capsys.readouterr()
+    return code, captured.out.splitlines(), captured.err.splitlines()
+
+
+def cmd(settings: Settings, *args: str | Path) -> list[str | Path]:
+    return [*args, "--docs", settings.docs, "--index", settings.index]
+
+
+def deletion_folders(settings: Settings) -> list[str]:
+    return sorted(p.name for p in (settings.docs / ".deleted").iterdir())
+
+
+def test_delete_moves_the_file_aside_and_indexes_then_restore_brings_it_back(
+    folder: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, *cmd(folder, "delete", "sub/film.md"))
+    [when] = deletion_folders(folder)
+    kept = folder.docs / ".deleted" / when / "sub" / "film.md"
+    assert (code, err) == (0, [])
+    assert out[0] == f"Deleted sub/film.md (kept as {kept}; `qa restore sub/film.md` puts it back)"
+    assert out[1].startswith(f"Index {folder.index} updated: 1 document, 1 passage (0 added")
+    assert kept.read_text(encoding="utf-8") == "# Film\n\nIt premiered.\n"
+    assert [d.source for d in load(folder.index).documents] == ["treaty.txt"]
+
+    code, out, err = run(capsys, *cmd(folder, "restore", "sub/film.md"))
+    assert (code, err, out[0]) == (0, [], "Restored sub/film.md")
+    assert out[1].startswith(f"Index {folder.index} updated: 2 documents, 2 passages (1 added")
+    assert (folder.docs / "sub" / "film.md").read_text(encoding="utf-8").endswith("premiered.\n")
+    assert [d.source for d in load(folder.index).documents] == ["sub/film.md", "treaty.txt"]
+    assert deletion_folders(folder) == []  # the emptied deletion folder is gone
+
+
+def test_delete_takes_a_path_into_the_folder_and_refuses_anything_else(
+    folder: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside.txt"
+    outside.write_text("Not a document of the folder.\n", encoding="utf-8")
+    names = ["gone.txt", str(outside), "../outside.txt", folder.docs / "treaty.txt"]
+    code, out, err = run(capsys, *cmd(folder, "delete", *names, "--no-index", "--json"))
+    [when] = deletion_folders(folder)
+    kept = folder.docs / ".deleted" / when / "treaty.txt"
+    assert code == 1
+    assert err == [
+        f"Not deleted: gone.txt: no such document in {folder.docs}",
+        f"Not deleted: {outside}: no such document in {folder.docs}",
+        f"Not deleted: ../outside.txt: no such document in {folder.docs}",
+    ]
+    assert out == [
+        f"Deleted treaty.txt (kept as {kept}; `qa restore treaty.txt` puts it back)",
+        json.dumps(
+            {
+                "deleted": [{"source": "treaty.txt", "kept": str(kept)}],
+                "refused": [
+                    {"name": "gone.txt", "reason": f"no such document in {folder.docs}"},
+                    {"name": str(outside), "reason": f"no such document in {folder.docs}"},
+                    {"name": "../outside.txt", "reason": f"no such document in {folder.docs}"},
+                ],
+                "index": None,
+            }
+        ),
+    ]
+    assert outside.exists()
+    assert len(load(folder.index).documents) == 2  # --no-index: the index is as it was
+
+
+def test_restore_lists_newest_first_and_takes_the_latest_deletion_of_a_name(
+    folder: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, *cmd(folder, "restore")) == (
+        0,
+        [f"No deleted documents in {folder.docs / '.deleted'}."],
+        [],
+    )
+    treaty = folder.docs / "treaty.txt"
+    older = folder.docs / ".deleted" / "20261201T090000Z" / "treaty.txt"
+    older.parent.mkdir(parents=True)
+    older.write_text("An older treaty text.\n", encoding="utf-8")
+    assert run(capsys, *cmd(folder, "delete", "treaty.txt", "--no-index"))[0] == 0
+    newer, _ = deletion_folders(folder)[::-1]
+    code, out, _ = run(capsys, *cmd(folder, "restore"))
+    assert (code, out[0]) == (0, f"Deleted documents in {folder.docs / '.deleted'}, newest first:")
+    assert out[1].startswith("  treaty.txt (deleted ") and out[1].endswith(
+        f"; key {newer}/treaty.txt)"
+    )
+    assert out[2] == "  treaty.txt (deleted 2026-12-01 09:00 UTC; key 20261201T090000Z/treaty.txt)"
+
+    assert run(capsys, *cmd(folder, "restore", "treaty.txt", "--no-index"))[:2] == (
+        0,
+        ["Restored treaty.txt"],
+    )
+    assert treaty.read_text(encoding="utf-8") == "The treaty was signed in 1961.\n"
+    code, out, err = run(capsys, *cmd(folder, "restore", "treaty.txt", "--no-index"))
+    assert (code, out) == (1, [])
+    assert err == [
+        "Not restored: treaty.txt: treaty.txt exists again; rename or delete it, then restore"
+    ]
+    treaty.unlink()
+    key = "20261201T090000Z/treaty.txt"
+    assert run(capsys, *cmd(folder, "restore", key, "--no-index")) == (
+        0,
+        ["Restored treaty.txt"],
+        [],
+    )
+    assert treaty.read_text(encoding="utf-8") == "An older treaty text.\n"
+    code, out, err = run(capsys, *cmd(folder, "restore", "film.md", "--json"))
+    reason = (
+        f"not among the deleted documents in {folder.docs / '.deleted'}; `qa restore` lists them"
+    )
+    assert (code, err) == (1, [f"Not restored: film.md: {reason}"])
+    assert json.loads(out[0]) == {
+        "restored": [],
+        "refused": [{"name": "film.md", "reason": reason}],
+        "index": None,
+    }
+
+
+def test_status_says_how_many_deleted_documents_are_kept(
+    folder: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, *cmd(folder, "delete", "treaty.txt"))[0] == 0
+    code, out, _ = run(capsys, *cmd(folder, "status"))
+    assert code == 0
+    assert out[1:] == [
+        f"Up to date with {folder.docs}.",
+        f"1 deleted document kept in {folder.docs / '.deleted'}: `qa restore` lists them.",
+    ]
+    code, out, _ = run(capsys, *cmd(folder, "status", "--json"))
+    assert json.loads(out[0])["deleted_kept"] == 1
+
+
+def test_delete_and_restore_need_the_documents_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = Settings(docs=tmp_path / "missing", index=tmp_path / "index")
+    for args in (("delete", "a.txt"), ("restore",)):
+        code, out, err = run(capsys, *cmd(settings, *args))
+        assert (code, out) == (1, [])
+        assert err == [
+            f"Error: Documents folder {settings.docs} does not exist. Create it and put .txt, "
+            ".md, .html, .pdf or .docx files in it, or pass --docs DIR."
+        ]
