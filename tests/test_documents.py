@@ -283,9 +283,31 @@ def test_html_declared_charset_needs_no_warning(tmp_path: Path) -> None:
 
 
 def test_html_undeclared_legacy_encoding_warns(tmp_path: Path) -> None:
+    # Short cp1252 bytes that a statistical guesser read as Chinese ("田af髞").
     doc = read(tmp_path, "legacy.html", "<p>“café”</p>".encode("cp1252"))
     assert doc.text == "“café”"
-    assert doc.warning == "not UTF-8; decoded as windows-1252"
+    assert doc.warning == "not UTF-8; decoded as cp1252"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "text", "warning"),
+    [
+        # Labelled Latin-1, read as cp1252 as browsers do: 0x93/0x94 are curly quotes.
+        ("latin1.html", b'<meta charset="ISO-8859-1"><p>\x93caf\xe9\x94</p>', "“café”", None),
+        ("wrong.html", '<meta charset="utf-8"><p>café</p>'.encode("cp1252"), "café",
+         "not UTF-8; decoded as cp1252"),
+        ("unknown.html", '<meta charset="x-nonsense"><p>café</p>'.encode(), "café", None),
+        ("bom.html", "\ufeff<meta charset=cp1252><p>café</p>".encode(), "café", None),
+        ("utf16.html", "<p>café</p>".encode("utf-16"), "café", "not UTF-8; decoded as UTF-16"),
+        ("sjis.html", '<meta http-equiv="Content-Type" content="text/html; charset=Shift_JIS">'
+         "<p>日本</p>".encode("shift_jis"), "日本", None),
+    ],
+)  # fmt: skip
+def test_html_encoding_from_bom_then_declaration_then_utf8_then_cp1252(
+    tmp_path: Path, name: str, data: bytes, text: str, warning: str | None
+) -> None:
+    doc = read(tmp_path, name, data)
+    assert (doc.text, doc.warning) == (text, warning)
 
 
 def test_html_deep_nesting_does_not_recurse(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
+from bs4.dammit import EncodingDetector
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 from pypdf import PdfReader
 from pypdf.errors import DependencyError
@@ -280,26 +281,36 @@ _LINES = frozenset(
 )  # fmt: skip
 _CELLS = frozenset({"td", "th"})
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
-_DECLARED_OK = frozenset({"utf-8", "ascii"})
 
 
 def _html(data: bytes) -> _Extracted:
     if b"\x00" in data and not any(data.startswith(bom) for bom, _, _ in _BOMS):
         raise DocumentError("binary file")
-    # Bytes, not str: bs4 then honours BOMs and <meta charset> before guessing.
-    soup = BeautifulSoup(data, "html.parser")
-    text = _visible_text(soup)
+    markup, warning = _html_decode(data)
+    text = _visible_text(BeautifulSoup(markup, "html.parser"))
     if not text:
         raise DocumentError("HTML has no visible text")
-    return _Extracted(text, warning=_html_warning(soup))
+    return _Extracted(text, warning=warning)
 
 
-def _html_warning(soup: BeautifulSoup) -> str | None:
-    used = (soup.original_encoding or "utf-8").lower()
-    declared = (soup.declared_html_encoding or "").lower()
-    if used in _DECLARED_OK or used == declared:
-        return None
-    return f"not UTF-8; decoded as {used}"
+def _html_decode(data: bytes) -> tuple[str, str | None]:
+    """A BOM, else the page's own <meta charset>, else as plain text files (UTF-8, else cp1252).
+
+    Never a statistical guess: bs4's guesser (charset-normalizer) read a short cp1252 page as
+    Chinese. A declaration that fails to decode is treated as absent.
+    """
+    declared = EncodingDetector.find_declared_encoding(data, is_html=True)
+    has_bom = any(data.startswith(bom) for bom, _, _ in _BOMS)
+    if declared and not has_bom and not data.startswith(codecs.BOM_UTF8):
+        try:
+            # As browsers do (WHATWG Encoding): a page labelled Latin-1 is read as cp1252.
+            return data.decode(_LATIN_1_AS.get(codecs.lookup(declared).name, declared)), None
+        except (LookupError, UnicodeDecodeError):
+            pass
+    return _decode(data)
+
+
+_LATIN_1_AS = {"iso8859-1": "cp1252"}
 
 
 @dataclass(frozen=True)
