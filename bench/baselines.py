@@ -3,8 +3,8 @@
 - BM25 over 200-word windows (stride 100, so no evidence is cut in two), the question alone;
 - the dense passage cosine alone (qa's passages, every other signal weighted 0);
 - qa as shipped.
-Prints recall@1 and MRR@10 over the answerable questions of eval/seeds.jsonl and
-eval/heldout.jsonl.
+Prints recall@1 and MRR@10 over the answerable questions of eval/seeds.jsonl,
+eval/heldout.jsonl and eval/literal.jsonl.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from qa.search import Weights
 
 WINDOW_WORDS = 200
 STRIDE_WORDS = 100
-SETS = ("seeds.jsonl", "heldout.jsonl")
+SETS = ("seeds.jsonl", "heldout.jsonl", "literal.jsonl")
 
 
 def windows(text: str) -> list[str]:
