@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from qa.documents import check_folder
-from qa.folder import TRASH, Refused, Trashed, delete_document, restore_document, trashed
+from qa.folder import (
+    TRASH,
+    Refused,
+    Trashed,
+    delete_document,
+    files_on_disk,
+    restore_document,
+    trashed,
+)
 from qa.settings import Settings
 from qa.wording import human_time
 
@@ -43,8 +51,6 @@ def register(commands: Any, common: argparse.ArgumentParser) -> None:
 
 
 def run_delete(args: argparse.Namespace, settings: Settings) -> int:
-    from qa.folder import files_on_disk
-
     check_folder(settings.docs)
     present = files_on_disk(settings.docs)
     deleted, refused = [], []
