@@ -86,6 +86,7 @@ def counts(settings: Settings, names: Sequence[str]) -> tuple[int, int]:
 def report_json(report: BuildReport) -> dict[str, Any]:
     out = report.as_json()
     assert isinstance(out.pop("seconds"), float)
+    assert isinstance(out.pop("waited"), float)
     return out
 
 

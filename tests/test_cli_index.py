@@ -28,7 +28,7 @@ SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEED_NAMES = sorted(p.name for p in SEEDS.iterdir())
 JSON_KEYS = {
     "documents", "added", "changed", "removed", "skipped", "skip_reasons", "passages",
-    "embedded", "seconds", "built", "warnings",
+    "embedded", "seconds", "built", "warnings", "waited",
 }  # fmt: skip
 
 
@@ -80,7 +80,7 @@ def test_index_json(
     assert set(report) == JSON_KEYS
     index = load(seeded.index)
     passages = len(index.passages)
-    assert {k: v for k, v in report.items() if k != "seconds"} == {
+    assert {k: v for k, v in report.items() if k not in ("seconds", "waited")} == {
         "documents": 3,
         "added": SEED_NAMES,
         "changed": [],
@@ -93,6 +93,7 @@ def test_index_json(
         "warnings": [],
     }
     assert isinstance(report["seconds"], float) and report["seconds"] >= 0
+    assert isinstance(report["waited"], float) and 0 <= report["waited"] < 0.1  # nothing held it
     assert re.fullmatch(
         summary_pattern(
             seeded, "updated", rf"3 documents, {passages} passages \(3 added, 0 changed, "
@@ -291,6 +292,7 @@ def test_busy_index(
         code, out, err = run(capsys, *index_args(seeded))
     assert code == 1 and out == []
     assert err == (
+        "Waiting for another build of this index to finish…\n"  # said at once, terminal or not
         f"Error: Another build of {seeded.index} is still running after 0.1 s. "
         "Wait for it to finish, then run `qa index` again.\n"
     )

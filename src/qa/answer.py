@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qa.keyword import LETTER_WORD, terms
+from qa.names import shown
 from qa.search import Hit, Retrieval, Searcher
 from qa.wording import line_range
 
@@ -53,7 +54,7 @@ class CitedPassage:
     @property
     def citation(self) -> str:
         where = f"page {self.page}" if self.page else line_range(*self.lines)
-        return f"{self.source}, {where}"
+        return f"{shown(self.source)}, {where}"  # for people: the name escaped
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -33,6 +33,7 @@ from qa.embedding import Embedder, load_embedder, model_name
 from qa.errors import DocsFolderError, DocumentError, IndexBusyError, IndexVersionError, QaError
 from qa.index import DocumentEntry, Index, load, save
 from qa.keyword import KeywordIndex
+from qa.names import NOT_UTF8, shown, utf8_name
 from qa.neighbours import TermVectors, build_term_vectors
 from qa.settings import Settings
 from qa.store import FORMAT_VERSION, BuildWriter, listed_sources, remove_leftovers
@@ -57,6 +58,7 @@ class BuildReport:
     seconds: float
     built: bool  # False when nothing changed and the live build was kept
     warnings: list[str] = field(default_factory=list)
+    waited: float = 0.0  # seconds spent waiting for another build's lock, not in `seconds`
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +73,7 @@ class BuildReport:
             "seconds": round(self.seconds, 3),
             "built": self.built,
             "warnings": self.warnings,
+            "waited": round(self.waited, 3),
         }
 
 
@@ -91,6 +94,8 @@ class _Plan:
     removed: list[str]
     skipped: list[Skipped]  # unchanged files that were skipped last time too
     forget_skips: bool = False  # a file skipped last time is gone: the manifest must say so
+    # Names no UTF-8 store can hold: reported on every build, never written to the manifest.
+    unnamable: list[Skipped] = field(default_factory=list)
 
     @property
     def nothing_to_do(self) -> bool:
@@ -104,25 +109,31 @@ def build_index(
     progress: ProgressFn | None = None,
     lock_wait: float = 600.0,
 ) -> BuildReport:
-    started = time.perf_counter()
     if not settings.docs.is_dir():
         discover(settings.docs)  # raises DocsFolderError before an index folder is created
+    asked = time.perf_counter()
     with build_lock(settings.index, wait=lock_wait, progress=progress):
+        started = time.perf_counter()
         warnings: list[str] = []
         previous, known = _previous(settings, warnings)
         found = _scan(settings.docs)
-        plan = _plan(found, previous, known)
+        plan = _plan([f for f in found if utf8_name(f.source)], previous, known)
+        plan.unnamable = [
+            Skipped(shown(f.source), NOT_UTF8) for f in found if not utf8_name(f.source)
+        ]
         if plan.nothing_to_do:
             remove_leftovers(settings.index)  # of a build killed earlier
-            return _report(plan.keep.values(), plan, 0, started, built=False, warnings=warnings)
+            report = _report(plan.keep.values(), plan, 0, started, built=False, warnings=warnings)
+            return replace(report, waited=started - asked)
         documents, skipped = _read(plan.read, settings.docs, progress)
         plan.skipped.extend(skipped)
         factory = _once(embedder_factory or (lambda: load_embedder(settings)))
         index, embedded = _assemble(settings, plan, documents, factory, progress)
-        _check_not_empty(index, settings.docs, plan.skipped)
+        _check_not_empty(index, settings.docs, plan.skipped + plan.unnamable)
         _write(settings, index, plan.skipped, {f.source: f.sha256 for f in found})
-        warnings += [f"{d.source}: {d.warning}" for d in documents if d.warning]
-        return _report(index.documents, plan, embedded, started, built=True, warnings=warnings)
+        warnings += [f"{shown(d.source)}: {d.warning}" for d in documents if d.warning]
+        report = _report(index.documents, plan, embedded, started, built=True, warnings=warnings)
+        return replace(report, waited=started - asked)
 
 
 @contextmanager
@@ -498,7 +509,7 @@ def _report(
         added=[s for s in plan.added if s in indexed],
         changed=[s for s in plan.changed if s in indexed],
         removed=sorted(plan.removed + dropped),
-        skipped=sorted(plan.skipped, key=lambda s: s.source),
+        skipped=sorted(plan.skipped + plan.unnamable, key=lambda s: s.source),
         passages=passages,
         embedded=embedded,
         seconds=time.perf_counter() - started,

@@ -6,17 +6,41 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
 from qa.errors import DocsFolderError, QaError
+from qa.names import shown
 from qa.settings import Settings
 from qa.wording import counted, human_time
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as `yes | head` leaves it
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so a build's cleanup runs (Python's default just exits)."""
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    def stop(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers (qa.cli.main called from a thread)
+        return
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -24,7 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = Settings.from_env(docs=args.docs, index=args.index)
-        result: int = args.run(args, settings)
+        with _sigterm_as_interrupt():
+            result: int = args.run(args, settings)
         sys.stdout.flush()  # here, where a closed pipe is caught, not at interpreter exit
         return result
     except QaError as exc:
@@ -33,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:  # settings from the environment
         print(f"Error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except _Terminated:
+        print("Stopped.", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
@@ -86,7 +114,7 @@ def build_reporting(settings: Settings) -> dict[str, Any]:
     with _ProgressBar(sys.stderr) as bar:
         report = build_index(settings, progress=bar.update)
     for skipped in report.skipped:
-        print(f"warning: skipped {skipped.source}: {skipped.reason}", file=sys.stderr)
+        print(f"warning: skipped {shown(skipped.source)}: {skipped.reason}", file=sys.stderr)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     print(_summary(report.as_json(), settings))
@@ -109,9 +137,9 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
         ) from None
     result = add_files(settings.docs, incoming, max_bytes=sys.maxsize)
     for name in result.added:
-        print(f"Added {settings.docs / name}")
+        print(f"Added {shown(str(settings.docs / name))}")
     for name, reason in result.refused:
-        print(f"Not added: {name}: {reason}", file=sys.stderr)
+        print(f"Not added: {shown(name)}: {reason}", file=sys.stderr)
     report = build_reporting(settings) if result.added and not args.no_index else None
     if args.json:
         print(json.dumps({**result.as_json(), "index": report}, ensure_ascii=False))
@@ -130,6 +158,7 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     from qa.documents import check_folder
     from qa.folder import PENDING, TRASH, document_states, files_on_disk, trashed
     from qa.index import load
+    from qa.names import as_json
 
     index = load(settings.index)
     check_folder(settings.docs)  # else every document would read as deleted
@@ -137,7 +166,7 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     states = document_states(index, files_on_disk(settings.docs), docs=settings.docs)
     kept = len(trashed(settings.docs))
     if args.json:
-        listed = [{"source": source, "state": state} for source, state in states.items()]
+        listed = [{"source": as_json(source), "state": state} for source, state in states.items()]
         out = {"index": summary, "documents": listed, "deleted_kept": kept}
         print(json.dumps(out, ensure_ascii=False))
         return EXIT_OK
@@ -148,7 +177,7 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     )
     for source, state in states.items():
         if state != "indexed":
-            print(f"  {source} ({state})")
+            print(f"  {shown(source)} ({state})")
     pending = sum(state in PENDING for state in states.values())
     if pending:
         print(f"{counted(pending, 'change')} in {settings.docs} not indexed yet: run `qa index`.")
@@ -170,8 +199,13 @@ def _summary(report: dict[str, Any], settings: Settings) -> str:
         f"Index {settings.index} {state}: {counted(report['documents'], 'document')}, "
         f"{counted(report['passages'], 'passage')} ({counts}); embedded "
         f"{counted(report['embedded'], 'passage')} "
-        f"in {report['seconds']:.2f} s."
+        f"in {report['seconds']:.2f} s{_waited(report['waited'])}."
     )
+
+
+def _waited(seconds: float) -> str:
+    # Waiting for another build is not this build's cost: said apart, and only when it counts.
+    return f" (after waiting {seconds:.1f} s for another build)" if seconds >= 0.1 else ""
 
 
 class _ProgressBar:
@@ -183,10 +217,10 @@ class _ProgressBar:
         self._bars: dict[str, Any] = {}
 
     def update(self, stage: str, done: int, total: int) -> None:
-        if not self._enabled:
-            return
-        if total == 0:
+        if total == 0:  # a stage without steps (waiting for a lock): one line, terminal or not
             print(stage + "…", file=self._stream)
+            return
+        if not self._enabled:
             return
         from tqdm import tqdm
 

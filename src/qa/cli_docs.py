@@ -20,6 +20,7 @@ from qa.folder import (
     restore_document,
     trashed,
 )
+from qa.names import shown
 from qa.settings import Settings
 from qa.wording import human_time
 
@@ -62,10 +63,11 @@ def run_delete(args: argparse.Namespace, settings: Settings) -> int:
             kept = delete_document(settings.docs, source, allowed=present)
         except Refused as exc:
             refused.append((name, str(exc)))
-            print(f"Not deleted: {name}: {exc}", file=sys.stderr)
+            print(f"Not deleted: {shown(name)}: {exc}", file=sys.stderr)
             continue
         deleted.append({"source": source, "kept": str(kept)})
-        print(f"Deleted {source} (kept as {kept}; `qa restore {source}` puts it back)")
+        name = shown(source)
+        print(f"Deleted {name} (kept as {shown(str(kept))}; `qa restore {name}` puts it back)")
     return _finish(args, settings, {"deleted": deleted}, refused)
 
 
@@ -80,11 +82,11 @@ def run_restore(args: argparse.Namespace, settings: Settings) -> int:
             source = restore_document(settings.docs, _key(name, waiting, settings.docs))
         except Refused as exc:
             refused.append((name, str(exc)))
-            print(f"Not restored: {name}: {exc}", file=sys.stderr)
+            print(f"Not restored: {shown(name)}: {exc}", file=sys.stderr)
             continue
         waiting = trashed(settings.docs)
         restored.append(source)
-        print(f"Restored {source}")
+        print(f"Restored {shown(source)}")
     return _finish(args, settings, {"restored": restored}, refused)
 
 
@@ -119,7 +121,7 @@ def _list(args: argparse.Namespace, settings: Settings, waiting: list[Trashed]) 
     else:
         print(f"Deleted documents in {settings.docs / TRASH}, newest first:")
         for item in waiting:
-            print(f"  {item.source} (deleted {human_time(item.deleted_at)}; key {item.key})")
+            print(f"  {shown(item.source)} (deleted {human_time(item.deleted_at)}; key {item.key})")
     return EXIT_OK
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from qa.answer import Answer, CitedPassage, Place
 from qa.keyword import asked_spans, asked_words
+from qa.names import shown
 from qa.settings import Settings
 from qa.wording import line_range
 
@@ -190,7 +191,7 @@ ALSO_IN_SHOWN = 5  # a passage copied into hundreds of files must not flood the 
 
 
 def _also_in(places: Sequence[Place]) -> list[str]:
-    lines = [f"    also in {a.source}, {line_range(*a.lines)}" for a in places]
+    lines = [f"    also in {shown(a.source)}, {line_range(*a.lines)}" for a in places]
     if len(lines) <= ALSO_IN_SHOWN:
         return lines
     hidden = len(lines) - ALSO_IN_SHOWN

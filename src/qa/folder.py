@@ -28,6 +28,7 @@ from qa.documents import (
     unsupported_type,
 )
 from qa.errors import DocsFolderError, DocumentError, QaError
+from qa.names import NOT_UTF8, utf8_name
 
 if TYPE_CHECKING:
     from qa.index import DocumentEntry, Index
@@ -70,6 +71,8 @@ def clean_name(raw: str) -> str:
     broken or hostile client. Leading dots and dashes are dropped (hidden files are not indexed,
     and "-name" reads as an option in a shell).
     """
+    if not utf8_name(raw):
+        raise Refused(NOT_UTF8)
     name = unicodedata.normalize("NFC", raw).strip()
     if "/" in name or "\\" in name or name in {".", ".."}:
         raise Refused("file names with a folder path are not accepted")
@@ -327,8 +330,11 @@ def document_states(
     for source in sorted(on_disk):
         if source in states:
             continue
-        if source not in skipped and Path(source).suffix.lower() not in SUPPORTED_SUFFIXES:
-            skipped[source] = unsupported_type(Path(source))  # no build needed to know that
+        if source not in skipped:  # no build needed to know these
+            if not utf8_name(source):
+                skipped[source] = NOT_UTF8
+            elif Path(source).suffix.lower() not in SUPPORTED_SUFFIXES:
+                skipped[source] = unsupported_type(Path(source))
         states[source] = f"skipped: {skipped[source]}" if source in skipped else "new"
     return states
 

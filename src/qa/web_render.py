@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from qa.answer import NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
 from qa.keyword import asked_spans, asked_words
+from qa.names import shown
 from qa.wording import counted
 
 Locate = Callable[[Place], str]  # "lines 3-5" / "page 2" for a place in a document
@@ -79,7 +80,7 @@ def _markers(escaped: str) -> str:
 def passage_html(
     passage: CitedPassage, cited: bool, locate: Locate, *, words: frozenset[str] = frozenset()
 ) -> str:
-    where = passage.citation.removeprefix(f"{passage.source}, ")
+    where = passage.citation.removeprefix(f"{shown(passage.source)}, ")
     badge = '<span class="qa-badge">quoted</span>' if cited else ""
     summary = (
         f'<span class="qa-rank">[{passage.rank}]</span> '
