@@ -64,6 +64,7 @@ class Index:
     dense: VectorIndex
     keywords: KeywordIndex
     term_vectors: TermVectors  # for question words no passage holds (qa.neighbours)
+    build: str = ""  # the build folder it was loaded from; "" for one not yet written
 
     @property
     def model_name(self) -> str:
@@ -129,6 +130,7 @@ def _read(build: Build) -> Index:
         dense=VectorIndex.load(build.path / "passages.faiss"),
         keywords=keywords,
         term_vectors=TermVectors(tuple(build.json("terms.json")), build.array("term_vectors.npy")),
+        build=build.path.name,
     )
 
 

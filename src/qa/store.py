@@ -66,6 +66,15 @@ def current_build_path(index_dir: Path) -> Path:
     return index_dir / name
 
 
+def live_build_name(index_dir: Path) -> str | None:
+    """The name CURRENT gives the live build, or None when there is none (a cheap look: one
+    small read, no verification), so a serving process can see another process's commit."""
+    try:
+        return current_build_path(index_dir).name
+    except QaError:
+        return None
+
+
 def open_build(index_dir: Path) -> Build:
     """Open and verify the live build (checksums, format)."""
     path = current_build_path(index_dir)

@@ -38,6 +38,7 @@ from qa.folder import (
 )
 from qa.index import DocumentEntry, Index, load
 from qa.settings import Settings
+from qa.store import live_build_name
 from qa.web_render import passage_digest
 from qa.wording import line_range
 
@@ -47,6 +48,7 @@ BUSY = "A rebuild is already running; its index is used as soon as it finishes."
 CANCELLED = "The build was stopped because qa is shutting down; the previous index is kept."
 ASK_AGAIN = "Ask the question again for current citations."
 CLOSE_WAIT = 30.0  # seconds: a model load (torch ~8 s) or one batch of a build
+FOLLOW_EVERY = 1.0  # seconds between looks for a build another process committed
 
 
 class RequestError(Exception):
@@ -111,6 +113,7 @@ class Service:
         self._factory = SharedEmbedder(embedder_factory or (lambda: load_embedder(settings)))
         self._engine: Engine | None = None
         self._build_lock = threading.Lock()  # one build at a time in this process
+        self._swap_lock = threading.Lock()  # one index install at a time (builds, following)
         self._docs_lock = threading.Lock()  # uploads and deletes, one at a time
         self._started = threading.Event()
         self._closing = threading.Event()
@@ -144,17 +147,47 @@ class Service:
         return self._thread is None or self._started.wait(timeout)
 
     def _start_up(self) -> None:
+        # Questions are answered from the index on disk while it is brought up to date (or
+        # while another process's build holds the lock for minutes).
+        self._load_existing()
         try:
             self._build(None)
         except QaError as exc:
             self._problem = str(exc)
-            self._load_existing()  # serve the index on disk even when it could not be updated
         except Exception as exc:  # a thread boundary: report, never die silently
             traceback.print_exc(file=sys.stderr)
             self._problem = f"Start-up failed: {exc}"
         finally:
             self._started.set()
         self._warm()
+        while not self._closing.wait(FOLLOW_EVERY):
+            self._follow_quietly()
+
+    def _follow_quietly(self) -> None:
+        try:
+            self.follow_disk()
+        except QaError as exc:
+            self._problem = str(exc)  # keep serving what is loaded; the status says why
+        except Exception:  # a thread boundary: report, keep following
+            traceback.print_exc(file=sys.stderr)
+
+    def follow_disk(self) -> bool:
+        """Serve the index's live build when another process (`qa index`, `qa add`, another app)
+        committed a newer one than the one loaded; True when one was swapped in. Builds of this
+        process install their own, so this waits its turn behind them."""
+        live = live_build_name(self.settings.index)
+        if live is None or self.rebuilding or live == self._loaded_build():
+            return False
+        with self._swap_lock:
+            if live_build_name(self.settings.index) != live or live == self._loaded_build():
+                return False
+            self._install(load(self.settings.index))
+            self._problem = None
+            return True
+
+    def _loaded_build(self) -> str | None:
+        engine = self._engine
+        return engine.index.build if engine is not None else None
 
     def _load_existing(self) -> None:
         # No usable index: questions get NO_INDEX, and the status shows the problem.
@@ -188,8 +221,10 @@ class Service:
             report = build_index(
                 self.settings, embedder_factory=self._factory, progress=self._tee(progress)
             )
-            if report.built or self._engine is None:
-                self._install(load(self.settings.index))
+            with self._swap_lock:
+                # The live build may be another process's, even when this one had nothing to do.
+                if live_build_name(self.settings.index) != self._loaded_build():
+                    self._install(load(self.settings.index))
             self._problem = None
             return report
         finally:
