@@ -304,3 +304,150 @@ def test_wilson_interval_of_a_share() -> None:
     assert wilson(10, 10) == [0.7225, 1.0]
     assert wilson(0, 5) == [0.0, 0.4345]
     assert wilson(0, 0) == [0.0, 0.0]
+
+
+# --------------------------------------------------------------------------- wrong input
+
+
+FILM = "Who directed The Battle at Lake Changjin?"
+MISSING_FOLDER = (
+    "Error: Documents folder {docs} does not exist. Create it and put .txt, .md, .html, .pdf "
+    "or .docx files in it, or pass --docs DIR.\n"
+)
+
+
+def qa_process(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`qa ARGS` in a process of its own, with no QA_* setting but those given."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    return subprocess.run(
+        [sys.executable, "-m", "qa.cli", *args],
+        input=stdin, capture_output=True, text=True, timeout=300,
+        env={**clean, "HF_HUB_OFFLINE": "1", **(env or {})},
+    )  # fmt: skip
+
+
+def test_a_missing_docs_folder_stops_every_command_that_reads_it(
+    indexed: Settings, tmp_path: Path
+) -> None:
+    """Answers would come from an index of other documents, with no word of it."""
+    missing = tmp_path / "no" / "such"
+    items = tmp_path / "set.jsonl"
+    items.write_text(json.dumps({"question": FILM, "evidence": "Chen Kaige"}) + "\n")
+    where = ["--docs", str(missing), "--index", str(indexed.index)]
+    expected = (1, "", MISSING_FOLDER.format(docs=missing))
+    for command in (["status"], ["ask", FILM], ["chat"], ["eval", str(items)]):
+        done = qa_process(command[0], *where, *command[1:], stdin=FILM + "\n")
+        assert (done.returncode, done.stdout, done.stderr) == expected, command
+    from_env = qa_process("ask", "--index", str(indexed.index), FILM, env={"QA_DOCS": str(missing)})
+    assert (from_env.returncode, from_env.stdout, from_env.stderr) == expected
+
+
+def test_an_unknown_source_is_an_error_naming_the_closest_documents(indexed: Settings) -> None:
+    """The same text as the API's 400 (tests/test_web.py); nothing is answered before it."""
+    where = ["--docs", str(indexed.docs), "--index", str(indexed.index)]
+    typo = ["--source", "001_e71676ddd8f87f03"]
+    message = (
+        'Error: No document named "001_e71676ddd8f87f03" in the index. Closest of the 3 indexed: '
+        "001_e71676ddd8f87f03.txt, 002_04be3917b46db590.txt, 000_cd573fa89ff91e39.txt.\n"
+    )
+    for args in (["ask", *typo, FILM], ["ask", "--json", *typo, "-"], ["chat", *typo]):
+        done = qa_process(*args, *where, stdin=FILM + "\n")
+        assert (done.returncode, done.stdout, done.stderr) == (1, "", message), args
+    right = ["--source", "001_e71676ddd8f87f03.txt", "--source", "002_04be3917b46db590.txt"]
+    assert run(indexed, "ask", "--json", *right, "--source", "notes.txt", FILM) == 1
+    assert run(indexed, "ask", "--json", *right, FILM) == 0
+
+
+# --------------------------------------------------------------------------- answers a user reads
+
+
+KEEPER_Q = "Where does the lighthouse keeper row the red boat every dawn?"
+KEEPER_DOCS = {
+    # Every word asked, but each sentence holds few: ranked first, never quoted.
+    "a.txt": "The lighthouse keeper sleeps. A lighthouse keeper reads. The red boat is old. "
+    "The boat is red. Every dawn is cold. He rows at dawn.\n",
+    "b.txt": "Harbour notes for the season. Fishing boats return before noon. The market opens "
+    "early on Fridays. The lighthouse keeper rows the red boat to the island every dawn. Nets "
+    "are mended in the evening. Gulls follow the boats home.\n",
+    "c.txt": "The bakery on the square sells rye bread and cakes on Saturdays.\n",
+}
+
+
+@pytest.fixture
+def keeper(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    fake = FakeEmbedder()
+    monkeypatch.setattr("qa.engine.load_embedder", lambda settings: fake)
+    for name, text in KEEPER_DOCS.items():
+        (settings.docs / name).write_text(text, encoding="utf-8")
+    build_index(settings, embedder_factory=lambda: fake)
+    return settings
+
+
+def test_citations_are_numbered_in_the_order_the_answer_uses_them(
+    keeper: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The passage ranked second holds the sentence quoted: it becomes [1] and comes first."""
+    assert run(keeper, "ask", "--json", KEEPER_Q) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["answer"] == "The lighthouse keeper rows the red boat to the island every dawn. [1]"
+    shown = [(p["rank"], p["source"], p["score"], p["answer_spans"]) for p in data["passages"]]
+    assert shown == [
+        (1, "b.txt", 0.8396, [[99, 164]]),
+        (2, "a.txt", 0.858, []),  # scored higher, quoted nothing
+        (3, "c.txt", 0.0, []),
+    ]
+    assert run(keeper, "ask", "--top-k", "2", KEEPER_Q) == 0
+    assert capsys.readouterr().out == (
+        "The lighthouse keeper rows the red boat to the island every dawn. [1]\n"
+        "\n"
+        "[1] b.txt, line 1  (score 0.840)\n"
+        "    Harbour notes for the season. Fishing boats return before noon. "
+        "The market opens early on\n"
+        "    Fridays. The lighthouse keeper rows the red boat to the island every dawn. "
+        "Nets are mended\n"
+        "    in the evening. Gulls follow the boats home.\n"
+        "\n"
+        "[2] a.txt, line 1  (score 0.858)\n"
+        "    The lighthouse keeper sleeps. A lighthouse keeper reads. "
+        "The red boat is old. The boat is\n"
+        "    red. Every dawn is cold. He rows at dawn.\n"
+    )
+
+
+def test_ask_for_a_terminal_shows_the_passages_quoted_and_near_the_best(
+    keeper: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bakery scores far below: counted, not shown; --top-k and --json give every passage."""
+    assert run(keeper, "ask", KEEPER_Q) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(
+        "\n[2] a.txt, line 1  (score 0.858)\n"
+        "    The lighthouse keeper sleeps. A lighthouse keeper reads. "
+        "The red boat is old. The boat is\n"
+        "    red. Every dawn is cold. He rows at dawn.\n"
+        "\n"
+        "(1 more passage scored lower; --top-k 3 lists all 3.)\n"
+    )
+    assert "bakery" not in out and out.count("\n[") == 2
+    assert run(keeper, "ask", "--top-k", "3", KEEPER_Q) == 0
+    assert capsys.readouterr().out.endswith(
+        "\n[3] c.txt, line 1  (score 0.000)\n"
+        "    The bakery on the square sells rye bread and cakes on Saturdays.\n"
+    )
+    assert run(keeper, "ask", "--json", KEEPER_Q) == 0
+    assert len(json.loads(capsys.readouterr().out)["passages"]) == 3
+
+
+def test_a_passage_quoted_is_shown_however_low_it_scores() -> None:
+    from qa.cli_query import shown_passages
+
+    def passage(rank: int, score: float, quoted: bool) -> CitedPassage:
+        spans = ((0, 4),) if quoted else ()
+        return CitedPassage(rank, f"{rank}.txt", 0, 4, (1, 1), None, "Text", "", score, (), spans)
+
+    passages = (passage(1, 0.9, True), passage(2, 0.2, True), passage(3, 0.71, False))
+    answer = Answer("?", "Text. [1] Text. [2]", False, (*passages, passage(4, 0.69, False)))
+    assert shown_passages(answer) == passages  # within 0.2 of the best, or quoted
+    assert shown_passages(replace(answer, passages=())) == ()

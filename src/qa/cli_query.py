@@ -165,8 +165,11 @@ def render(answer: Answer, *, styled: bool = False, cut: bool = False) -> str:
         lines += _also_in(p.also_in)
     hidden = len(answer.passages) - len(shown)
     if hidden:
-        more = counted(hidden, "more passage")
-        lines += ["", f"({more} scored lower: --top-k {len(answer.passages)} shows them.)"]
+        k = len(answer.passages)
+        lines += [
+            "",
+            f"({counted(hidden, 'more passage')} scored lower; --top-k {k} lists all {k}.)",
+        ]
     return "\n".join(lines)
 
 
