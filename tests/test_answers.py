@@ -22,10 +22,8 @@ from qa.answer import (
 )
 from qa.build import build_index
 from qa.engine import Engine, single_threaded_blas
-from qa.errors import UnknownSourceError
 from qa.search import Searcher
 from qa.settings import Settings
-from qa.sources import closest_names, unknown_sources_message
 
 FILM = "Who directed The Battle at Lake Changjin?"
 
@@ -97,6 +95,8 @@ def test_document_filter_limits_every_passage(engine: Engine) -> None:
 
 
 def test_unknown_document_filter_is_refused_with_the_closest_names(engine: Engine) -> None:
+    from qa.errors import UnknownSourceError
+
     # A filter naming no indexed document is a typo: "not found" would hide it.
     with pytest.raises(UnknownSourceError) as raised:
         engine.ask(FILM, sources=["001_e71676ddd8f87f03.md", "001_e71676ddd8f87f03.txt"])
@@ -110,6 +110,8 @@ def test_unknown_document_filter_is_refused_with_the_closest_names(engine: Engin
 
 
 def test_unknown_source_message_bounds_what_it_echoes_and_lists() -> None:
+    from qa.sources import closest_names, unknown_sources_message
+
     known = [f"report-{n:02}.txt" for n in range(40)]
     asked = ["report-7.txt", "x" * 5000, "b", "c", "d"]
     assert unknown_sources_message(asked, known) == (
@@ -197,6 +199,22 @@ def test_follow_up_uses_the_previous_question(engine: Engine) -> None:
     follow_up = engine.ask("Who directed it?", history=[FILM])
     assert follow_up.passages[0].lines == (189, 193)
     assert alone.passages[:1] != follow_up.passages[:1]
+
+
+def test_a_follow_up_too_short_to_say_its_subject_is_steered_by_the_previous_answer(
+    engine: Engine,
+) -> None:
+    """ "Where?" after "When was that?": the question before says nothing; its answer does."""
+    assert engine.ask("Where?", history=["When was that?"]).abstained
+    answer = engine.ask("Where?", history=[FILM, "When was that?"])
+    assert answer.answer.startswith(
+        "The Battle at Lake Changjin, directed by Chen Kaige, Tsui Hark and Dante Lam, premiered "
+        "at the Beijing International Film Festival on 21 September 2021"
+    )
+    # Only the last few questions are followed: a long chain of short ones costs no more.
+    chain = ["Why?", "Who?"] * 3000 + [FILM, "When was that?"]
+    assert engine.ask("Where?", history=chain) == answer
+    assert engine.ask("Where?", history=["Where?"] * 5000).abstained
 
 
 def test_swap_serves_the_new_index(

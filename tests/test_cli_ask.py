@@ -451,3 +451,130 @@ def test_a_passage_quoted_is_shown_however_low_it_scores() -> None:
     answer = Answer("?", "Text. [1] Text. [2]", False, (*passages, passage(4, 0.69, False)))
     assert shown_passages(answer) == passages  # within 0.2 of the best, or quoted
     assert shown_passages(replace(answer, passages=())) == ()
+
+
+PREMIERE = (
+    "The Battle at Lake Changjin, directed by Chen Kaige, Tsui Hark and Dante Lam, premiered at "
+    "the Beijing International Film Festival on 21 September 2021 and was released in China on "
+    "30 September."
+)
+REVIEW_EXCERPT = (
+    "    Film review: The Battle at Lake Changjin The following review was written by Friends of\n"
+    "    Socialist China co-editor Keith Bennett. The Battle at Lake Changjin, directed by Chen\n"
+    "    Kaige, Tsui Hark and Dante Lam, premiered at the Beijing International Film Festival "
+    "on 21\n"
+    "    September 2021 and was released in China on 30 September. As part of its international\n"
+    "    distribution, it has been showing at selected cinemas in Britain, Ireland, the USA and\n"
+    "    Canada since 19 November and in Australia since 2 December. With a budget of some "
+    "US$200 ...\n"
+    "    also in 002_04be3917b46db590.txt, lines 15-19\n"
+)
+
+
+def real_process(real_index: Settings, *args: str, stdin: str = "") -> tuple[int, str, str]:
+    where = ["--docs", str(real_index.docs), "--index", str(real_index.index)]
+    done = qa_process(*args, *where, stdin=stdin, env={"QA_CACHE": str(real_index.cache)})
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.integration
+def test_ask_shows_the_passages_behind_a_good_answer_not_five(real_index: Settings) -> None:
+    """The film question: two passages quoted (0.909, 0.792); three at 0.27-0.29 are counted."""
+    code, out, err = real_process(real_index, "ask", FILM)
+    assert (code, err) == (0, "")
+    assert out == (
+        f"{PREMIERE} [1] At just two minutes under three hours in length, the film is a "
+        "revolutionary epic, with the main action centred around the Changjin Lake area of the "
+        "Democratic People’s Republic of Korea (DPRK) in the bitterly cold winter of 1950, "
+        "shortly after the Chinese People’s Volunteer Army (CPVA) had entered the War to Resist "
+        "US Aggression and Aid Korea. [2]\n"
+        "\n"
+        "[1] 001_e71676ddd8f87f03.txt, lines 189-193  (score 0.909)\n"
+        f"{REVIEW_EXCERPT}"
+        "\n"
+        "[2] 001_e71676ddd8f87f03.txt, lines 195-197  (score 0.792)\n"
+        "    At just two minutes under three hours in length, the film is a revolutionary epic, "
+        "with the\n"
+        "    main action centred around the Changjin Lake area of the Democratic People’s "
+        "Republic of\n"
+        "    Korea (DPRK) in the bitterly cold winter of 1950, shortly after the Chinese People’s\n"
+        "    Volunteer Army (CPVA) had entered the War to Resist US Aggression and Aid Korea. "
+        "Confronted\n"
+        "    with the harshest natural and climatic conditions, forced to survive on starvation "
+        "rations,\n"
+        "    and faced with an enemy that was better trained, better equipped, better fed, better "
+        "armed ...\n"
+        "    also in 002_04be3917b46db590.txt, lines 21-23\n"
+        "\n"
+        "(3 more passages scored lower; --top-k 5 lists all 5.)\n"
+    )
+    code, out, _ = real_process(real_index, "ask", "--top-k", "5", FILM)
+    headers = [line for line in out.splitlines() if line.startswith("[")]
+    assert (code, [h.split("  ")[0] for h in headers]) == (
+        0,
+        [
+            "[1] 001_e71676ddd8f87f03.txt, lines 189-193",
+            "[2] 001_e71676ddd8f87f03.txt, lines 195-197",
+            "[3] 001_e71676ddd8f87f03.txt, lines 41-43",
+            "[4] 001_e71676ddd8f87f03.txt, lines 205-207",
+            "[5] 001_e71676ddd8f87f03.txt, line 205",
+        ],
+    )
+
+
+@pytest.mark.integration
+def test_an_answer_quoting_the_second_passage_cites_it_as_1(real_index: Settings) -> None:
+    """Ranked second (0.410 under a RIMPAC passage at 0.653), quoted: [1], listed first, and
+    the page's copy box and the JSON rank say the same."""
+    question = "When did the Korean War start?"
+    code, out, _ = real_process(real_index, "ask", question)
+    assert code == 0
+    assert [line for line in out.splitlines() if not line.startswith("    ")] == [
+        "On 25 June 1950, the Korean War broke out. On the third day, the United States "
+        "imperialists announced armed assistance to south Korea and at the same time ordered "
+        "its Seventh Fleet to sail into the Taiwan Strait, blatantly interfering in China’s "
+        "internal affairs, and on 15 September the United States landed at Inchon and soon "
+        "crossed the “38th parallel”, blatantly burning the war to the border of China and "
+        "North Korea and the Yalu River, directly threatening the security and peace-building "
+        "of new China. [1]",
+        "",
+        "[1] 001_e71676ddd8f87f03.txt, line 205  (score 0.410)",
+        "",
+        "[2] 001_e71676ddd8f87f03.txt, line 137  (score 0.653)",
+        "",
+        "(3 more passages scored lower; --top-k 5 lists all 5.)",
+    ]
+    code, out, _ = real_process(real_index, "ask", "--json", question)
+    data = json.loads(out)
+    assert [(p["rank"], p["lines"], bool(p["answer_spans"])) for p in data["passages"]] == [
+        (1, [205, 205], True),
+        (2, [137, 137], False),
+        (3, [205, 207], False),
+        (4, [209, 220], False),
+        (5, [1, 10], False),
+    ]
+    from qa.web_render import citations_text
+
+    answer = Engine.open(real_index).ask(question)
+    assert citations_text(answer) == "[1] 001_e71676ddd8f87f03.txt, line 205"
+
+
+@pytest.mark.integration
+def test_chat_answers_a_short_follow_up_from_the_previous_answer(real_index: Settings) -> None:
+    """ "Where?" after "When was that?": the place is in the sentence just quoted."""
+    lines = f"{FILM}\nWhen was that?\nWhere?\n"
+    code, out, err = real_process(real_index, "chat", stdin=lines)
+    assert (code, err, out.count(NOT_FOUND)) == (0, "", 0)
+    assert out.endswith(
+        "(4 more passages scored lower; --top-k 5 lists all 5.)\n"
+        "\n"
+        f"{PREMIERE} As part of its international distribution, it has been showing at selected "
+        "cinemas in Britain, Ireland, the USA and Canada since 19 November and in Australia "
+        "since 2 December. [1]\n"
+        "\n"
+        "[1] 001_e71676ddd8f87f03.txt, lines 189-193  (score 0.718)\n"
+        f"{REVIEW_EXCERPT}"
+        "\n"
+        "(4 more passages scored lower; --top-k 5 lists all 5.)\n"
+        "\n"
+    )
