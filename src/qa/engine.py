@@ -156,8 +156,11 @@ class Engine:
     def _steering(
         self, text: str, history: tuple[str, ...], sources: Collection[str] | None, k: int
     ) -> tuple[str, str]:
-        """What steers a follow-up: the previous question, and for a short one ("Where?") the
-        sentences answering it as well, asked again as they were (cached in a conversation)."""
+        """What steers a follow-up: the previous question, and for a short one ("Where?") also
+        the first quote of its answer (the question asked again as it was, with the questions
+        before it: cached in a conversation, and the same for the page, the API and the CLI,
+        which send only questions). Only the first quote: a runner-up sentence steered "When
+        was that?" away from the film's premiere on the seeds."""
         if not history or not is_follow_up(text):
             return "", ""
         previous = clean_question(history[-1], self._counter)[0]
