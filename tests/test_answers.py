@@ -94,9 +94,38 @@ def test_document_filter_limits_every_passage(engine: Engine) -> None:
     assert {p.source for p in answer.passages} <= {"000_cd573fa89ff91e39.txt"}
 
 
-def test_unknown_document_filter_finds_nothing(engine: Engine) -> None:
-    answer = engine.ask(FILM, sources=["nope.txt"])
+def test_unknown_document_filter_is_refused_with_the_closest_names(engine: Engine) -> None:
+    from qa.errors import UnknownSourceError
+
+    # A filter naming no indexed document is a typo: "not found" would hide it.
+    with pytest.raises(UnknownSourceError) as raised:
+        engine.ask(FILM, sources=["001_e71676ddd8f87f03.md", "001_e71676ddd8f87f03.txt"])
+    assert str(raised.value) == (
+        'No document named "001_e71676ddd8f87f03.md" in the index. Closest of the 3 indexed: '
+        "001_e71676ddd8f87f03.txt, 002_04be3917b46db590.txt, 000_cd573fa89ff91e39.txt."
+    )
+    answer = engine.ask(FILM, sources=[])  # an empty filter is not a typo: nothing to search
     assert (answer.answer, answer.abstained, answer.passages) == (NOT_FOUND, True, ())
+    assert not engine.ask(FILM, sources=None).abstained  # and is not mistaken for no filter
+
+
+def test_unknown_source_message_bounds_what_it_echoes_and_lists() -> None:
+    from qa.sources import closest_names, unknown_sources_message
+
+    known = [f"report-{n:02}.txt" for n in range(40)]
+    asked = ["report-7.txt", "x" * 5000, "b", "c", "d"]
+    assert unknown_sources_message(asked, known) == (
+        f'No documents named "report-7.txt", "{"x" * 99}…", "b" and 2 more in the index. '
+        "Closest of the 40 indexed: report-07.txt, report-17.txt, report-27.txt, "
+        "report-37.txt, report-00.txt."
+    )
+    assert unknown_sources_message(["a.txt"], []) == (
+        'No document named "a.txt": the index holds no documents.'
+    )
+    assert closest_names("NOTES.TXT", ["news.txt", "notes.txt", "nodes.txt"], 2) == [
+        "notes.txt",
+        "nodes.txt",
+    ]  # case ignored, ties in the order given
 
 
 @pytest.mark.parametrize("question", ["", "   ", "\n\t"])
@@ -170,6 +199,22 @@ def test_follow_up_uses_the_previous_question(engine: Engine) -> None:
     follow_up = engine.ask("Who directed it?", history=[FILM])
     assert follow_up.passages[0].lines == (189, 193)
     assert alone.passages[:1] != follow_up.passages[:1]
+
+
+def test_a_follow_up_too_short_to_say_its_subject_is_steered_by_the_previous_answer(
+    engine: Engine,
+) -> None:
+    """ "Where?" after "When was that?": the question before says nothing; its answer does."""
+    assert engine.ask("Where?", history=["When was that?"]).abstained
+    answer = engine.ask("Where?", history=[FILM, "When was that?"])
+    assert answer.answer.startswith(
+        "The Battle at Lake Changjin, directed by Chen Kaige, Tsui Hark and Dante Lam, premiered "
+        "at the Beijing International Film Festival on 21 September 2021"
+    )
+    # Only the last few questions are followed: a long chain of short ones costs no more.
+    chain = ["Why?", "Who?"] * 3000 + [FILM, "When was that?"]
+    assert engine.ask("Where?", history=chain) == answer
+    assert engine.ask("Where?", history=["Where?"] * 5000).abstained
 
 
 def test_swap_serves_the_new_index(

@@ -49,7 +49,7 @@ def test_ask_json_prints_one_object(indexed: Settings, capsys: pytest.CaptureFix
 
 
 def test_ask_warns_when_the_documents_changed_since_the_index_was_built(
-    indexed: Settings, capsys: pytest.CaptureFixture[str]
+    indexed: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (indexed.docs / "new.txt").write_text("A new note.\n", encoding="utf-8")
     (indexed.docs / "skipped.xlsx").write_bytes(b"PK")  # never indexable: not a change
@@ -69,8 +69,8 @@ def test_ask_warns_when_the_documents_changed_since_the_index_was_built(
         f"warning: {indexed.docs} has changed since the index was built (1 deleted document); "
         "answers come from the index as built until `qa index` runs.\n"
     )
-    elsewhere = indexed.with_(docs=indexed.docs.parent / "not-here")
-    assert run(elsewhere, "ask", "Mao") == 0
+    monkeypatch.chdir(indexed.docs.parent)  # no seeds/ here, and no --docs named
+    assert cli.main(["ask", "--index", str(indexed.index), "Mao"]) == 0
     assert capsys.readouterr().err == ""  # no folder to compare with: nothing to say
 
 
@@ -304,3 +304,277 @@ def test_wilson_interval_of_a_share() -> None:
     assert wilson(10, 10) == [0.7225, 1.0]
     assert wilson(0, 5) == [0.0, 0.4345]
     assert wilson(0, 0) == [0.0, 0.0]
+
+
+# --------------------------------------------------------------------------- wrong input
+
+
+FILM = "Who directed The Battle at Lake Changjin?"
+MISSING_FOLDER = (
+    "Error: Documents folder {docs} does not exist. Create it and put .txt, .md, .html, .pdf "
+    "or .docx files in it, or pass --docs DIR.\n"
+)
+
+
+def qa_process(
+    *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`qa ARGS` in a process of its own, with no QA_* setting but those given."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    return subprocess.run(
+        [sys.executable, "-m", "qa.cli", *args],
+        input=stdin, capture_output=True, text=True, timeout=300,
+        env={**clean, "HF_HUB_OFFLINE": "1", **(env or {})},
+    )  # fmt: skip
+
+
+def test_a_missing_docs_folder_stops_every_command_that_reads_it(
+    indexed: Settings, tmp_path: Path
+) -> None:
+    """Answers would come from an index of other documents, with no word of it."""
+    missing = tmp_path / "no" / "such"
+    items = tmp_path / "set.jsonl"
+    items.write_text(json.dumps({"question": FILM, "evidence": "Chen Kaige"}) + "\n")
+    where = ["--docs", str(missing), "--index", str(indexed.index)]
+    expected = (1, "", MISSING_FOLDER.format(docs=missing))
+    for command in (["status"], ["ask", FILM], ["chat"], ["eval", str(items)]):
+        done = qa_process(command[0], *where, *command[1:], stdin=FILM + "\n")
+        assert (done.returncode, done.stdout, done.stderr) == expected, command
+    from_env = qa_process("ask", "--index", str(indexed.index), FILM, env={"QA_DOCS": str(missing)})
+    assert (from_env.returncode, from_env.stdout, from_env.stderr) == expected
+
+
+def test_an_unknown_source_is_an_error_naming_the_closest_documents(indexed: Settings) -> None:
+    """The same text as the API's 400 (tests/test_web.py); nothing is answered before it."""
+    where = ["--docs", str(indexed.docs), "--index", str(indexed.index)]
+    typo = ["--source", "001_e71676ddd8f87f03"]
+    message = (
+        'Error: No document named "001_e71676ddd8f87f03" in the index. Closest of the 3 indexed: '
+        "001_e71676ddd8f87f03.txt, 002_04be3917b46db590.txt, 000_cd573fa89ff91e39.txt.\n"
+    )
+    for args in (["ask", *typo, FILM], ["ask", "--json", *typo, "-"], ["chat", *typo]):
+        done = qa_process(*args, *where, stdin=FILM + "\n")
+        assert (done.returncode, done.stdout, done.stderr) == (1, "", message), args
+    right = ["--source", "001_e71676ddd8f87f03.txt", "--source", "002_04be3917b46db590.txt"]
+    assert run(indexed, "ask", "--json", *right, "--source", "notes.txt", FILM) == 1
+    assert run(indexed, "ask", "--json", *right, FILM) == 0
+
+
+# --------------------------------------------------------------------------- answers a user reads
+
+
+KEEPER_Q = "Where does the lighthouse keeper row the red boat every dawn?"
+KEEPER_DOCS = {
+    # Every word asked, but each sentence holds few: ranked first, never quoted.
+    "a.txt": "The lighthouse keeper sleeps. A lighthouse keeper reads. The red boat is old. "
+    "The boat is red. Every dawn is cold. He rows at dawn.\n",
+    "b.txt": "Harbour notes for the season. Fishing boats return before noon. The market opens "
+    "early on Fridays. The lighthouse keeper rows the red boat to the island every dawn. Nets "
+    "are mended in the evening. Gulls follow the boats home.\n",
+    "c.txt": "The bakery on the square sells rye bread and cakes on Saturdays.\n",
+}
+
+
+@pytest.fixture
+def keeper(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    fake = FakeEmbedder()
+    monkeypatch.setattr("qa.engine.load_embedder", lambda settings: fake)
+    for name, text in KEEPER_DOCS.items():
+        (settings.docs / name).write_text(text, encoding="utf-8")
+    build_index(settings, embedder_factory=lambda: fake)
+    return settings
+
+
+def test_citations_are_numbered_in_the_order_the_answer_uses_them(
+    keeper: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The passage ranked second holds the sentence quoted: it becomes [1] and comes first."""
+    assert run(keeper, "ask", "--json", KEEPER_Q) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["answer"] == "The lighthouse keeper rows the red boat to the island every dawn. [1]"
+    shown = [(p["rank"], p["source"], p["score"], p["answer_spans"]) for p in data["passages"]]
+    assert shown == [
+        (1, "b.txt", 0.8396, [[99, 164]]),
+        (2, "a.txt", 0.858, []),  # scored higher, quoted nothing
+        (3, "c.txt", 0.0, []),
+    ]
+    assert run(keeper, "ask", "--top-k", "2", KEEPER_Q) == 0
+    assert capsys.readouterr().out == (
+        "The lighthouse keeper rows the red boat to the island every dawn. [1]\n"
+        "\n"
+        "[1] b.txt, line 1  (score 0.840)\n"
+        "    Harbour notes for the season. Fishing boats return before noon. "
+        "The market opens early on\n"
+        "    Fridays. The lighthouse keeper rows the red boat to the island every dawn. "
+        "Nets are mended\n"
+        "    in the evening. Gulls follow the boats home.\n"
+        "\n"
+        "[2] a.txt, line 1  (score 0.858)\n"
+        "    The lighthouse keeper sleeps. A lighthouse keeper reads. "
+        "The red boat is old. The boat is\n"
+        "    red. Every dawn is cold. He rows at dawn.\n"
+    )
+
+
+def test_ask_for_a_terminal_shows_the_passages_quoted_and_near_the_best(
+    keeper: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bakery scores far below: counted, not shown; --top-k and --json give every passage."""
+    assert run(keeper, "ask", KEEPER_Q) == 0
+    out = capsys.readouterr().out
+    assert out.endswith(
+        "\n[2] a.txt, line 1  (score 0.858)\n"
+        "    The lighthouse keeper sleeps. A lighthouse keeper reads. "
+        "The red boat is old. The boat is\n"
+        "    red. Every dawn is cold. He rows at dawn.\n"
+        "\n"
+        "(1 more passage scored lower; --top-k 3 lists all 3.)\n"
+    )
+    assert "bakery" not in out and out.count("\n[") == 2
+    assert run(keeper, "ask", "--top-k", "3", KEEPER_Q) == 0
+    assert capsys.readouterr().out.endswith(
+        "\n[3] c.txt, line 1  (score 0.000)\n"
+        "    The bakery on the square sells rye bread and cakes on Saturdays.\n"
+    )
+    assert run(keeper, "ask", "--json", KEEPER_Q) == 0
+    assert len(json.loads(capsys.readouterr().out)["passages"]) == 3
+
+
+def test_a_passage_quoted_is_shown_however_low_it_scores() -> None:
+    from qa.cli_query import shown_passages
+
+    def passage(rank: int, score: float, quoted: bool) -> CitedPassage:
+        spans = ((0, 4),) if quoted else ()
+        return CitedPassage(rank, f"{rank}.txt", 0, 4, (1, 1), None, "Text", "", score, (), spans)
+
+    passages = (passage(1, 0.9, True), passage(2, 0.2, True), passage(3, 0.71, False))
+    answer = Answer("?", "Text. [1] Text. [2]", False, (*passages, passage(4, 0.69, False)))
+    assert shown_passages(answer) == passages  # within 0.2 of the best, or quoted
+    assert shown_passages(replace(answer, passages=())) == ()
+
+
+PREMIERE = (
+    "The Battle at Lake Changjin, directed by Chen Kaige, Tsui Hark and Dante Lam, premiered at "
+    "the Beijing International Film Festival on 21 September 2021 and was released in China on "
+    "30 September."
+)
+REVIEW_EXCERPT = (
+    "    Film review: The Battle at Lake Changjin The following review was written by Friends of\n"
+    "    Socialist China co-editor Keith Bennett. The Battle at Lake Changjin, directed by Chen\n"
+    "    Kaige, Tsui Hark and Dante Lam, premiered at the Beijing International Film Festival "
+    "on 21\n"
+    "    September 2021 and was released in China on 30 September. As part of its international\n"
+    "    distribution, it has been showing at selected cinemas in Britain, Ireland, the USA and\n"
+    "    Canada since 19 November and in Australia since 2 December. With a budget of some "
+    "US$200 ...\n"
+    "    also in 002_04be3917b46db590.txt, lines 15-19\n"
+)
+
+
+def real_process(real_index: Settings, *args: str, stdin: str = "") -> tuple[int, str, str]:
+    where = ["--docs", str(real_index.docs), "--index", str(real_index.index)]
+    done = qa_process(*args, *where, stdin=stdin, env={"QA_CACHE": str(real_index.cache)})
+    return done.returncode, done.stdout, done.stderr
+
+
+@pytest.mark.integration
+def test_ask_shows_the_passages_behind_a_good_answer_not_five(real_index: Settings) -> None:
+    """The film question: two passages quoted (0.909, 0.792); three at 0.27-0.29 are counted."""
+    code, out, err = real_process(real_index, "ask", FILM)
+    assert (code, err) == (0, "")
+    assert out == (
+        f"{PREMIERE} [1] At just two minutes under three hours in length, the film is a "
+        "revolutionary epic, with the main action centred around the Changjin Lake area of the "
+        "Democratic People’s Republic of Korea (DPRK) in the bitterly cold winter of 1950, "
+        "shortly after the Chinese People’s Volunteer Army (CPVA) had entered the War to Resist "
+        "US Aggression and Aid Korea. [2]\n"
+        "\n"
+        "[1] 001_e71676ddd8f87f03.txt, lines 189-193  (score 0.909)\n"
+        f"{REVIEW_EXCERPT}"
+        "\n"
+        "[2] 001_e71676ddd8f87f03.txt, lines 195-197  (score 0.792)\n"
+        "    At just two minutes under three hours in length, the film is a revolutionary epic, "
+        "with the\n"
+        "    main action centred around the Changjin Lake area of the Democratic People’s "
+        "Republic of\n"
+        "    Korea (DPRK) in the bitterly cold winter of 1950, shortly after the Chinese People’s\n"
+        "    Volunteer Army (CPVA) had entered the War to Resist US Aggression and Aid Korea. "
+        "Confronted\n"
+        "    with the harshest natural and climatic conditions, forced to survive on starvation "
+        "rations,\n"
+        "    and faced with an enemy that was better trained, better equipped, better fed, better "
+        "armed ...\n"
+        "    also in 002_04be3917b46db590.txt, lines 21-23\n"
+        "\n"
+        "(3 more passages scored lower; --top-k 5 lists all 5.)\n"
+    )
+    code, out, _ = real_process(real_index, "ask", "--top-k", "5", FILM)
+    headers = [line for line in out.splitlines() if line.startswith("[")]
+    assert (code, [h.split("  ")[0] for h in headers]) == (
+        0,
+        [
+            "[1] 001_e71676ddd8f87f03.txt, lines 189-193",
+            "[2] 001_e71676ddd8f87f03.txt, lines 195-197",
+            "[3] 001_e71676ddd8f87f03.txt, lines 41-43",
+            "[4] 001_e71676ddd8f87f03.txt, lines 205-207",
+            "[5] 001_e71676ddd8f87f03.txt, line 205",
+        ],
+    )
+
+
+@pytest.mark.integration
+def test_an_answer_quoting_the_second_passage_cites_it_as_1(real_index: Settings) -> None:
+    """Ranked second (0.410 under a RIMPAC passage at 0.653), quoted: [1], listed first, and
+    the page's copy box and the JSON rank say the same."""
+    question = "When did the Korean War start?"
+    code, out, _ = real_process(real_index, "ask", question)
+    assert code == 0
+    assert [line for line in out.splitlines() if not line.startswith("    ")] == [
+        "On 25 June 1950, the Korean War broke out. On the third day, the United States "
+        "imperialists announced armed assistance to south Korea and at the same time ordered "
+        "its Seventh Fleet to sail into the Taiwan Strait, blatantly interfering in China’s "
+        "internal affairs, and on 15 September the United States landed at Inchon and soon "
+        "crossed the “38th parallel”, blatantly burning the war to the border of China and "
+        "North Korea and the Yalu River, directly threatening the security and peace-building "
+        "of new China. [1]",
+        "",
+        "[1] 001_e71676ddd8f87f03.txt, line 205  (score 0.410)",
+        "",
+        "[2] 001_e71676ddd8f87f03.txt, line 137  (score 0.653)",
+        "",
+        "(3 more passages scored lower; --top-k 5 lists all 5.)",
+    ]
+    code, out, _ = real_process(real_index, "ask", "--json", question)
+    data = json.loads(out)
+    assert [(p["rank"], p["lines"], bool(p["answer_spans"])) for p in data["passages"]] == [
+        (1, [205, 205], True),
+        (2, [137, 137], False),
+        (3, [205, 207], False),
+        (4, [209, 220], False),
+        (5, [1, 10], False),
+    ]
+    from qa.web_render import citations_text
+
+    answer = Engine.open(real_index).ask(question)
+    assert citations_text(answer) == "[1] 001_e71676ddd8f87f03.txt, line 205"
+
+
+@pytest.mark.integration
+def test_chat_answers_a_short_follow_up_from_the_previous_answer(real_index: Settings) -> None:
+    """ "Where?" after "When was that?": the place is in the sentence just quoted."""
+    lines = f"{FILM}\nWhen was that?\nWhere?\n"
+    code, out, err = real_process(real_index, "chat", stdin=lines)
+    assert (code, err, out.count(NOT_FOUND)) == (0, "", 0)
+    assert out.endswith(
+        "(4 more passages scored lower; --top-k 5 lists all 5.)\n"
+        "\n"
+        f"{PREMIERE} As part of its international distribution, it has been showing at selected "
+        "cinemas in Britain, Ireland, the USA and Canada since 19 November and in Australia "
+        "since 2 December. [1]\n"
+        "\n"
+        "[1] 001_e71676ddd8f87f03.txt, lines 189-193  (score 0.718)\n"
+        f"{REVIEW_EXCERPT}"
+        "\n"
+        "(4 more passages scored lower; --top-k 5 lists all 5.)\n"
+        "\n"
+    )

@@ -237,10 +237,17 @@ def test_api_empty_question_is_400(seeded_server: Running, question: str) -> Non
     assert (status, body) == (400, {"detail": EMPTY_QUESTION})
 
 
-def test_api_unknown_source_is_400(seeded_server: Running) -> None:
-    request = {"question": DIRECTOR_Q, "sources": ["nope.txt", FILM_SOURCE]}
+def test_api_unknown_source_is_400_naming_the_closest_documents(seeded_server: Running) -> None:
+    # The same text as `qa ask --source` and `qa chat --source` print (tests/test_cli_ask.py).
+    detail = (
+        'No document named "001_e71676ddd8f87f03" in the index. Closest of the 3 indexed: '
+        "001_e71676ddd8f87f03.txt, 002_04be3917b46db590.txt, 000_cd573fa89ff91e39.txt."
+    )
+    request = {"question": DIRECTOR_Q, "sources": ["001_e71676ddd8f87f03", FILM_SOURCE]}
     status, _, body = http("POST", seeded_server.url + "/api/ask", request)
-    assert (status, body) == (400, {"detail": "Unknown documents: nope.txt (not in the index)."})
+    assert (status, body) == (400, {"detail": detail})
+    url = ask_url(seeded_server.url, DIRECTOR_Q, sources=["001_e71676ddd8f87f03"])
+    assert http("GET", url)[::2] == (400, {"detail": detail})
 
 
 def test_api_status_lists_the_index(seeded_server: Running) -> None:

@@ -109,9 +109,17 @@ def compose(
     if strength < policy.weak_below:
         notes = (*notes, WEAK_MATCH)
     chosen = _choose_sentences(question, retrieval, searcher, policy)
-    rank_of = {hit.row: rank for rank, hit in enumerate(hits, 1)}
-    passages = tuple(_cite(rank, hit, searcher, chosen) for rank, hit in enumerate(hits, 1))
+    shown = _cited_first(hits, chosen)
+    rank_of = {hit.row: rank for rank, hit in enumerate(shown, 1)}
+    passages = tuple(_cite(rank, hit, searcher, chosen) for rank, hit in enumerate(shown, 1))
     return Answer(question, _quote(chosen, searcher, rank_of), False, passages, notes)
+
+
+def _cited_first(hits: list[Hit], chosen: list[_Choice]) -> list[Hit]:
+    """The quoted passages first, in retrieval order, then the rest: a reader meets [1] first
+    and the list starts with it, never an answer citing only [2]."""
+    quoted = {c.passage for c in chosen}
+    return [h for h in hits if h.row in quoted] + [h for h in hits if h.row not in quoted]
 
 
 def answerability(hit: Hit, retrieval: Retrieval) -> float:

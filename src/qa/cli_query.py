@@ -17,7 +17,7 @@ from qa.answer import Answer, CitedPassage, Place
 from qa.keyword import asked_spans, asked_words
 from qa.names import shown
 from qa.settings import Settings
-from qa.wording import line_range
+from qa.wording import counted, line_range
 
 if TYPE_CHECKING:
     from qa.engine import Engine
@@ -67,7 +67,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps(answer.as_json(), ensure_ascii=False), flush=True)
         else:
-            print(render(answer, styled=styled_output()))
+            print(render(answer, styled=styled_output(), cut=args.top_k is None))
     return EXIT_OK
 
 
@@ -95,7 +95,8 @@ def run_chat(args: argparse.Namespace, settings: Settings) -> int:
             print("(new conversation)\n", flush=True)
         elif question:
             answer = engine.ask(question, history=history, sources=args.source)
-            print(render(answer, styled=styled_output()) + "\n", flush=True)
+            shown = render(answer, styled=styled_output(), cut=args.top_k is None)
+            print(shown + "\n", flush=True)
             history.append(question)
     if interactive:
         print(file=sys.stderr)  # the shell's prompt on a line of its own after Ctrl-D
@@ -110,14 +111,27 @@ def _read_line(prompt: str) -> str | None:
 
 
 def _open(args: argparse.Namespace, settings: Settings) -> Engine:
-    """The engine for the asking commands, with their options, warning of a stale index."""
+    """The engine for the asking commands, with their options, warning of a stale index;
+    a missing --docs folder and unknown --source names are errors before any question."""
     from qa.engine import Engine, single_threaded_blas
 
+    _check_docs(args, settings)
     single_threaded_blas()
     settings = settings.with_(top_k=args.top_k) if args.top_k else settings
     engine = Engine.open(settings)
+    engine.check_sources(getattr(args, "source", None))
     _warn_if_stale(engine)
     return engine
+
+
+def _check_docs(args: argparse.Namespace, settings: Settings) -> None:
+    """A documents folder named (--docs, QA_DOCS) but missing is a mistake to report: the
+    answers would come from an index of other documents, with no word of it. The default
+    folder may be absent: asked from elsewhere with --index, there is nothing to compare."""
+    from qa.documents import check_folder
+
+    if args.docs is not None or os.environ.get("QA_DOCS"):
+        check_folder(settings.docs)
 
 
 def _warn_if_stale(engine: Engine) -> None:
@@ -139,16 +153,37 @@ def _warn_if_stale(engine: Engine) -> None:
         )
 
 
-def render(answer: Answer, *, styled: bool = False) -> str:
+def render(answer: Answer, *, styled: bool = False, cut: bool = False) -> str:
     """The answer and numbered citations, for a terminal; `styled`: the question's words in
-    the excerpts in bold (ANSI), as the page shows them."""
+    the excerpts in bold (ANSI), as the page shows them; `cut`: only the passages quoted and
+    those scoring near the best, the others counted."""
     lines = [answer.answer, *(f"Note: {n}" for n in answer.notes)]
     words = asked_words(answer.question) if styled else frozenset()
-    for p in answer.passages:
+    shown = shown_passages(answer) if cut else answer.passages
+    for p in shown:
         excerpt = [_bold(line, words) for line in _excerpt(p)]
         lines += ["", f"[{p.rank}] {p.citation}  (score {p.score:.3f})", *excerpt]
         lines += _also_in(p.also_in)
+    hidden = len(answer.passages) - len(shown)
+    if hidden:
+        k = len(answer.passages)
+        lines += [
+            "",
+            f"({counted(hidden, 'more passage')} scored lower; --top-k {k} lists all {k}.)",
+        ]
     return "\n".join(lines)
+
+
+SHOWN_WITHIN = 0.2  # score below the best within which an unquoted passage is still shown
+
+
+def shown_passages(answer: Answer, *, within: float = SHOWN_WITHIN) -> tuple[CitedPassage, ...]:
+    """The passages the answer quotes and those scoring within `within` of the best: further
+    down, a list under a good answer is passages about something else (bench/passage_cut.py)."""
+    if not answer.passages:
+        return ()
+    best = max(p.score for p in answer.passages)
+    return tuple(p for p in answer.passages if p.answer_spans or p.score >= best - within)
 
 
 def styled_output() -> bool:
@@ -202,6 +237,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     from qa import evaluate
     from qa.engine import Engine, single_threaded_blas
 
+    _check_docs(args, settings)
     single_threaded_blas()
     items = evaluate.read_items(args.file)
     engine = Engine.open(settings)

@@ -19,17 +19,22 @@ from threadpoolctl import ThreadpoolController
 
 from qa.answer import EMPTY_QUESTION, Answer, Policy, compose
 from qa.embedding import Embedder, load_embedder, model_name
-from qa.errors import IndexCorruptError
+from qa.errors import IndexCorruptError, UnknownSourceError
 from qa.index import Index, load
 from qa.neighbours import missing_words, near_match_notes
 from qa.search import Query, Retrieval, Searcher, Weights, keyword_query
 from qa.settings import Settings
+from qa.sources import unknown_sources_message
 from qa.store import RUN_QA_INDEX
 from qa.tokens import SPECIAL_TOKENS, TokenCounter, token_counter
 
 CACHE_SIZE = 1024
 V = TypeVar("V")
 HISTORY_WEIGHT = 0.5  # how much the previous question steers a follow-up
+ANSWER_WEIGHT = 0.5  # how much the previous answer steers a short follow-up ("Where?")
+SHORT_FOLLOW_UP = 0  # content words at most in a follow-up steered by the previous answer
+FOLLOW_CHAIN = 4  # questions back that a chain of short follow-ups ("Who?" "Where?") reaches
+_MARKER = re.compile(r"\s*\[\d+\]")
 _FOLLOW_UP = re.compile(
     r"\b(it|its|he|him|his|she|her|hers|they|them|their|theirs|this|that|these|those|there|"
     r"then|the same|the film|the book|the article|the author)\b",
@@ -41,6 +46,12 @@ _FOLLOW_UP = re.compile(
 class _Loaded:
     index: Index
     searcher: Searcher
+    sources: frozenset[str]
+
+    @classmethod
+    def of(cls, index: Index, weights: Weights) -> _Loaded:
+        sources = frozenset(d.source for d in index.documents)
+        return cls(index, Searcher(index, weights=weights), sources)
 
 
 class Engine:
@@ -60,7 +71,7 @@ class Engine:
         self._embedder: Embedder | None = None
         self._embedder_lock = threading.Lock()
         self._counter = token_counter(settings.model_path)
-        self._loaded = _Loaded(index, Searcher(index, weights=self.weights))
+        self._loaded = _Loaded.of(index, self.weights)
         self._answers: _Lru[Answer] = _Lru(CACHE_SIZE)
         self._vectors: _Lru[np.ndarray] = _Lru(CACHE_SIZE)
 
@@ -79,7 +90,7 @@ class Engine:
     def swap(self, index: Index) -> None:
         """Serve a new index; questions already running finish on the old one."""
         check_model(index, self.settings)
-        self._loaded = _Loaded(index, Searcher(index, weights=self.weights))
+        self._loaded = _Loaded.of(index, self.weights)
         self._answers.clear()
 
     def clear_caches(self) -> None:
@@ -90,8 +101,9 @@ class Engine:
     def retrieve(self, question: str, history: Sequence[str] = ()) -> tuple[Query, Retrieval]:
         """The query and ranked hits behind an answer, for tuning and inspection."""
         text, _ = clean_question(question, self._counter)
-        query = self._query(text, [clean_question(h, self._counter)[0] for h in history[-1:]])
-        return query, self._loaded.searcher.search(query, k=self.settings.top_k)
+        k = self.settings.top_k
+        query = self._query(text, *self._steering(text, tuple(history[-FOLLOW_CHAIN:]), None, k))
+        return query, self._loaded.searcher.search(query, k=k)
 
     def warm(self) -> None:
         """Load the model now rather than on the first question."""
@@ -105,22 +117,35 @@ class Engine:
         sources: Collection[str] | None = None,
         top_k: int | None = None,
     ) -> Answer:
-        key = (question, tuple(history[-1:]), tuple(sorted(sources or ())), top_k)
+        """UnknownSourceError when `sources` names a document the index does not hold."""
+        self.check_sources(sources)
+        k = top_k or self.settings.top_k
+        recent = tuple(history[-FOLLOW_CHAIN:])
+        key = (question, recent, tuple(sorted(sources)) if sources is not None else None, k)
         cached = self._answers.get(key)
         if cached is not None:
             return cached
-        answer = self._ask(question, history, sources, top_k or self.settings.top_k)
+        answer = self._ask(question, recent, sources, k)
         self._answers.put(key, answer)
         return answer
 
+    def check_sources(self, sources: Collection[str] | None) -> None:
+        """UnknownSourceError naming the documents of `sources` not in the index, and the
+        indexed names closest to the first: a filter naming none is the user's typo, and
+        answering "not found" would hide it."""
+        known = self._loaded.sources
+        unknown = [s for s in dict.fromkeys(sources or ()) if s not in known]
+        if unknown:
+            raise UnknownSourceError(unknown_sources_message(unknown, sorted(known)))
+
     def _ask(
-        self, question: str, history: Sequence[str], sources: Collection[str] | None, k: int
+        self, question: str, history: tuple[str, ...], sources: Collection[str] | None, k: int
     ) -> Answer:
         text, notes = clean_question(question, self._counter)
         if not text:
             return Answer(question, EMPTY_QUESTION, True, (), notes)
         loaded = self._loaded
-        query = self._query(text, [clean_question(h, self._counter)[0] for h in history[-1:]])
+        query = self._query(text, *self._steering(text, history, sources, k))
         allowed = loaded.searcher.rows_of(set(sources)) if sources is not None else None
         retrieval = loaded.searcher.search(query, k=k, allowed=allowed)
         answer = compose(question, retrieval, loaded.searcher, policy=self.policy, notes=notes)
@@ -128,18 +153,37 @@ class Engine:
         near = near_match_notes(text, query.stand_ins, quoted)
         return replace(answer, notes=(*answer.notes, *near)) if near else answer
 
-    def _query(self, text: str, history: list[str]) -> Query:
+    def _steering(
+        self, text: str, history: tuple[str, ...], sources: Collection[str] | None, k: int
+    ) -> tuple[str, str]:
+        """What steers a follow-up: the previous question, and for a short one ("Where?") also
+        the first quote of its answer (the question asked again as it was, with the questions
+        before it: cached in a conversation, and the same for the page, the API and the CLI,
+        which send only questions). Only the first quote: a runner-up sentence steered "When
+        was that?" away from the film's premiere on the seeds."""
+        if not history or not is_follow_up(text):
+            return "", ""
+        previous = clean_question(history[-1], self._counter)[0]
+        if not is_short_follow_up(text):
+            return previous, ""
+        said = self.ask(history[-1], history=history[:-1], sources=sources, top_k=k)
+        return previous, "" if said.abstained else _MARKER.split(said.answer, maxsplit=1)[0]
+
+    def _query(self, text: str, previous: str = "", said: str = "") -> Query:
         index = self._loaded.index
         vector = self._embed([text])[0]
         # The words go in a call of their own: a text's vector must not depend on its batch.
         missing = missing_words(text, index.keywords.vocabulary)
         word_vectors = self._embed(missing) if missing else []
         weighted = keyword_query(text)
-        previous = history[-1] if history else ""
-        if previous and is_follow_up(text):
-            vector = vector + HISTORY_WEIGHT * self._embed([previous])[0]
+        steering = [
+            (t, weight) for t, weight in ((previous, HISTORY_WEIGHT), (said, ANSWER_WEIGHT)) if t
+        ]
+        for steer, weight in steering:
+            vector = vector + weight * self._embed([steer])[0]
+            weighted += keyword_query(steer, weight=weight)
+        if steering:
             vector = vector / np.linalg.norm(vector)
-            weighted += keyword_query(previous, weight=HISTORY_WEIGHT)
         stand_ins = index.term_vectors.stand_ins(missing, np.array(word_vectors))
         return Query(vector.astype(np.float32), weighted, stand_ins)
 
@@ -184,6 +228,11 @@ def check_model(index: Index, settings: Settings) -> None:
 def is_follow_up(question: str) -> bool:
     """Leans on the previous question: a pronoun, or too few words to stand alone."""
     return bool(_FOLLOW_UP.search(question)) or len(keyword_query(question)) <= 2
+
+
+def is_short_follow_up(question: str) -> bool:
+    """Too short to say what it is about ("Where?", "Who was it?"): the previous answer does."""
+    return len(keyword_query(question)) <= SHORT_FOLLOW_UP
 
 
 def clean_question(question: str, counter: TokenCounter) -> tuple[str, tuple[str, ...]]:

@@ -29,6 +29,10 @@ class IndexVersionError(IndexCorruptError):
         self.version = version
 
 
+class UnknownSourceError(QaError):
+    """A document filter names a document the index does not hold (a typo, or not indexed yet)."""
+
+
 class IndexBusyError(QaError):
     """Another build holds the index lock."""
 

@@ -24,7 +24,7 @@ from qa.answer import EMPTY_QUESTION, Answer, Place
 from qa.build import BuildReport, ProgressFn, build_index
 from qa.embedding import Embedder, load_embedder
 from qa.engine import Engine, check_model, single_threaded_blas
-from qa.errors import BuildCancelledError, ModelError, QaError
+from qa.errors import BuildCancelledError, ModelError, QaError, UnknownSourceError
 from qa.folder import (
     Incoming,
     Trashed,
@@ -260,9 +260,11 @@ class Service:
         if not question.strip():
             raise RequestError(EMPTY_QUESTION)
         engine = self._ready_engine()
-        chosen = _check_sources(engine.index, sources)
+        chosen = set(sources) if sources else None  # none or empty: every document
         try:
             return engine.ask(question, history=list(history), sources=chosen)
+        except UnknownSourceError as exc:
+            raise RequestError(str(exc)) from None
         except ModelError as exc:
             raise NotReadyError(str(exc)) from exc
 
@@ -406,14 +408,3 @@ def _where(entry: DocumentEntry, start: int, end: int) -> str:
     first = entry.text.count("\n", 0, start) + 1
     last = first + entry.text.count("\n", start, max(end - 1, start))
     return line_range(first, last)
-
-
-def _check_sources(index: Index, sources: Collection[str] | None) -> set[str] | None:
-    """None (all documents) for no filter; RequestError naming any unknown document."""
-    if not sources:
-        return None
-    known = {d.source for d in index.documents}
-    unknown = sorted(set(sources) - known)
-    if unknown:
-        raise RequestError(f"Unknown documents: {', '.join(unknown)} (not in the index).")
-    return set(sources)
