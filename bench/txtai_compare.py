@@ -7,18 +7,21 @@ alone; then the 200-word windows of the issue's BM25 baseline (bench/baselines.p
 is asked of txtai twice: alone, and after its previous question (txtai has no conversation).
 Prints recall@1 / MRR@10 over the answerable questions of each labelled set, and warm in-process
 latency (txtai: the search; qa: search and answer). Needs txtai, which qa does not depend on:
-`pip install -e '.[bench]'`; without it the script says so and exits.
+`pip install -e '.[bench]'`; without it the script says so and exits. --docs and --set measure
+sets written on another folder, as in bench/baselines.py.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 from baselines import bm25_windows_ranks, engine_outcomes, engine_ranks, windows
-from common import ROOT, machine, seeds_index
+from common import add_corpus_options, corpus_from, machine, shown
 
 from qa import evaluate
 from qa.embedding import Embedder, load_embedder
@@ -26,7 +29,6 @@ from qa.engine import Engine
 from qa.search import Weights
 from qa.settings import bundled_model_path
 
-SETS = ("seeds.jsonl", "heldout.jsonl", "literal.jsonl")
 # Issue 3's figures on the maintainers' held-out set (recall@1), which we cannot see.
 MAINTAINERS_BM25 = 0.88
 MAINTAINERS = {
@@ -93,8 +95,10 @@ def reweighted(ranks: list[int | None], bm25_found: list[bool]) -> tuple[float, 
     )
 
 
-def estimate(engine: Engine, model: Embedder, windows_index: tuple[list[str], Any]) -> None:
-    items = [i for n in SETS for i in evaluate.read_items(ROOT / "eval" / n) if i.evidence]
+def estimate(
+    engine: Engine, model: Embedder, windows_index: tuple[list[str], Any], sets: list[Path]
+) -> None:
+    items = [i for path in sets for i in evaluate.read_items(path) if i.evidence]
     dense = Engine(
         engine.settings, engine.index, weights=Weights(1, 0, 0, 0), embedder_factory=lambda: model
     )
@@ -114,11 +118,14 @@ def estimate(engine: Engine, model: Embedder, windows_index: tuple[list[str], An
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_corpus_options(parser)
+    args = parser.parse_args()
     print(f"machine: {machine()}")
     if importlib.util.find_spec("txtai") is None:
         print("txtai is not installed: pip install -e '.[bench]' to compare with it")
         return
-    settings = seeds_index()
+    settings, sets = corpus_from(args)
     model = load_embedder(settings)  # one model for qa and the dense baseline
     engine = Engine.open(settings, embedder_factory=lambda: model)
     engine.warm()
@@ -127,14 +134,14 @@ def main() -> None:
         "200-word windows": [w for d in engine.index.documents for w in windows(d.text)],
     }
     indexes = {name: (texts, txtai_index(texts)) for name, texts in chunkings.items()}
-    compare(engine, indexes)
-    estimate(engine, model, indexes["200-word windows"])
+    compare(engine, indexes, sets)
+    estimate(engine, model, indexes["200-word windows"], sets)
 
 
-def compare(engine: Engine, indexes: dict[str, tuple[list[str], Any]]) -> None:
-    for name in SETS:
-        items = [i for i in evaluate.read_items(ROOT / "eval" / name) if i.evidence is not None]
-        print(f"eval/{name}: {len(items)} answerable questions")
+def compare(engine: Engine, indexes: dict[str, tuple[list[str], Any]], sets: list[Path]) -> None:
+    for path in sets:
+        items = [i for i in evaluate.read_items(path) if i.evidence is not None]
+        print(f"{shown(path)}: {len(items)} answerable questions")
         for chunking, (texts, embeddings) in indexes.items():
             for with_history in (False, True):
                 label = f"txtai hybrid, {chunking}" + (", +history" if with_history else "")
