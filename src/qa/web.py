@@ -84,6 +84,10 @@ def _mount(app: FastAPI, blocks: Any, settings: Settings, pairs: Credentials) ->
         theme=theme(),
         css=CSS,
     )
+    # Gradio refuses a file path posted by a client outside its upload folder only once the
+    # app "has launched"; launch() sets that, mount_gradio_app (Gradio 6.31) does not, so any
+    # server file a client named was copied in. qa's upload handler checks again (web_uploads).
+    blocks.has_launched = True
     return mounted
 
 

@@ -1,0 +1,200 @@
+"""Issue 24, items 1, 8 and 9, against the real app over HTTP (127.0.0.1, a free port):
+server files posted as uploads, repeated failed sign-ins, absurd /view offsets, a missing
+QA_AUTH file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from test_web import Running, http, make_settings, running
+
+from qa.web_uploads import NOT_RECEIVED, received
+
+SECRET = "The vault code is 4417. Nobody outside the server room knows it.\n"
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def call(base: str, api: str, body: dict[str, Any]) -> tuple[str, Any]:
+    """A Gradio event over its HTTP API (POST, then read the event stream): (event, data)."""
+    status, _, posted = http("POST", f"{base}/gradio_api/call/{api}", body)
+    assert status == 200, posted
+    url = f"{base}/gradio_api/call/{api}/{posted['event_id']}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        stream = response.read().decode()
+    for event, data in re.findall(r"^event: (\w+)\ndata: (.*)$", stream, re.MULTILINE):
+        if event in {"complete", "error"}:
+            return event, json.loads(data)
+    raise AssertionError(f"no result in {stream!r}")
+
+
+def file_request(path: str) -> dict[str, Any]:
+    """The request of the finding: a FileData whose path the client chose."""
+    return {"data": [[{"path": path, "meta": {"_type": "gradio.FileData"}}]]}
+
+
+def upload(base: str, name: str, data: bytes) -> str:
+    """A file sent the way the page and gradio_client send it: its path in Gradio's cache."""
+    response = httpx.post(f"{base}/gradio_api/upload", files=[("files", (name, data))])
+    assert response.status_code == 200, response.text
+    (path,) = response.json()
+    return str(path)
+
+
+@contextmanager
+def gradio_check_off(server: Running) -> Iterator[None]:
+    """As served by a Gradio that skips its own path check (6.31 did, for a mounted app): what
+    is left is qa's check in the upload handler."""
+    server.app.state.blocks.has_launched = False
+    try:
+        yield
+    finally:
+        server.app.state.blocks.has_launched = True
+
+
+def refused_by_gradio(path: Path | str) -> tuple[str, Any]:
+    message = f"Cannot move {path} to the gradio cache dir because it was not uploaded by a user."
+    return "error", {"error": message, "visible": True}
+
+
+def refused_by_qa(name: str) -> tuple[str, Any]:
+    return "complete", [{"added": [], "refused": [{"name": name, "reason": NOT_RECEIVED}]}]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Gradio's upload folder for this module's server (GRADIO_TEMP_DIR, read when it starts)."""
+    folder = tmp_path_factory.mktemp("gradio-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def upload_server(tmp_path_factory: pytest.TempPathFactory, cache: Path) -> Iterator[Running]:
+    with running(make_settings(tmp_path_factory.mktemp("uploads"))) as server:
+        yield server
+
+
+@pytest.fixture
+def secret(tmp_path: Path) -> Path:
+    path = tmp_path / "s.txt"  # a server file the app user can read
+    path.write_text(SECRET, encoding="utf-8")
+    return path
+
+
+def documents(server: Running) -> list[str]:
+    return sorted(p.name for p in server.service.settings.docs.iterdir())
+
+
+# --------------------------------------------------------------------------- 1: uploads
+
+
+def test_finding_1_a_server_path_posted_as_an_upload_is_refused(
+    upload_server: Running, secret: Path
+) -> None:
+    before = documents(upload_server)
+    assert call(upload_server.url, "upload", file_request(str(secret))) == refused_by_gradio(secret)
+    with gradio_check_off(upload_server):
+        assert call(upload_server.url, "upload", file_request(str(secret))) == refused_by_qa(
+            "s.txt"
+        )
+    assert documents(upload_server) == before
+    report = upload_server.service.rebuild()
+    assert "s.txt" not in report.added
+    status, _, answer = http("GET", f"{upload_server.url}/api/ask?q=vault+code")
+    assert status == 200 and "4417" not in json.dumps(answer)
+
+
+def test_a_symlink_in_gradios_cache_pointing_out_is_refused(
+    upload_server: Running, cache: Path, secret: Path
+) -> None:
+    link = cache / "planted" / "s.txt"
+    link.parent.mkdir()
+    link.symlink_to(secret)
+    assert call(upload_server.url, "upload", file_request(str(link))) == refused_by_gradio(link)
+    with gradio_check_off(upload_server):
+        assert call(upload_server.url, "upload", file_request(str(link))) == refused_by_qa("s.txt")
+    assert "s.txt" not in documents(upload_server)
+
+
+def test_an_uploaded_file_swapped_for_a_symlink_is_refused(
+    upload_server: Running, secret: Path
+) -> None:
+    path = Path(upload(upload_server.url, "notes.txt", b"Harmless notes about quokkas.\n"))
+    path.unlink()
+    path.symlink_to(secret)
+    assert call(upload_server.url, "upload", file_request(str(path))) == refused_by_gradio(path)
+    with gradio_check_off(upload_server):
+        assert call(upload_server.url, "upload", file_request(str(path))) == refused_by_qa(
+            "notes.txt"
+        )
+    assert "notes.txt" not in documents(upload_server)
+
+
+def test_a_file_in_gradios_cache_that_no_upload_brought_is_refused(
+    upload_server: Running, cache: Path
+) -> None:
+    """Gradio's own check passes anything inside its cache folder (outputs it copied there,
+    say); qa's takes only what its upload route wrote."""
+    planted = cache / "0123abcd" / "planted.txt"
+    planted.parent.mkdir()
+    planted.write_text(SECRET, encoding="utf-8")
+    assert call(upload_server.url, "upload", file_request(str(planted))) == refused_by_qa(
+        "planted.txt"
+    )
+    assert "planted.txt" not in documents(upload_server)
+
+
+def test_a_file_sent_through_the_upload_route_is_added(upload_server: Running) -> None:
+    content = b"Quokkas live on Rottnest Island.\n"
+    path = upload(upload_server.url, "quokka notes.txt", content)
+    # Gradio names the folder by a hash keyed with a secret of the server, not the content's
+    # sha256: only a client that sent the same bytes itself learns where another's upload is.
+    assert Path(path).parent.name != hashlib.sha256(content).hexdigest()
+    with gradio_check_off(upload_server):  # qa's check alone lets it through
+        event, data = call(upload_server.url, "upload", file_request(path))
+    assert (event, data) == ("complete", [{"added": ["quokka notes.txt"], "refused": []}])
+    assert "quokka notes.txt" in documents(upload_server)
+
+
+def test_received_takes_regular_files_below_the_folder_only(tmp_path: Path) -> None:
+    folder = tmp_path / "cache"
+    (folder / "aa").mkdir(parents=True)
+    good = folder / "aa" / "a.txt"
+    good.write_text("a")
+    outside = tmp_path / "outside"
+    (outside / "x").mkdir(parents=True)
+    (outside / "x" / "b.txt").write_text("b")
+    (folder / "bb").symlink_to(outside / "x")  # a folder symlink on the way
+    os.mkfifo(folder / "aa" / "pipe.txt")
+    paths = [
+        str(good),
+        str(folder / "bb" / "b.txt"),
+        str(folder / "aa" / "pipe.txt"),
+        str(folder / "aa" / ".." / ".." / "outside" / "x" / "b.txt"),
+        str(folder),
+        str(folder / "aa" / "gone.txt"),
+    ]
+    uploaded = {os.path.abspath(p) for p in paths}
+    verdicts = [received(p, uploaded=uploaded, folder=str(folder)) for p in paths]
+    assert verdicts == [True, False, False, False, False, False]
+    assert received(str(good), uploaded=set(), folder=str(folder)) is False
