@@ -5,10 +5,12 @@ QA_AUTH file.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,8 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
-from test_web import Running, http, make_settings, running
+from test_web import USERS, Running, http, make_settings, running
 
+from qa.web_signin import TOO_MANY, SignInLimiter, SignInPolicy, TooManySignInsError, client_key
 from qa.web_uploads import NOT_RECEIVED, received
 
 SECRET = "The vault code is 4417. Nobody outside the server room knows it.\n"
@@ -198,3 +201,135 @@ def test_received_takes_regular_files_below_the_folder_only(tmp_path: Path) -> N
     verdicts = [received(p, uploaded=uploaded, folder=str(folder)) for p in paths]
     assert verdicts == [True, False, False, False, False, False]
     assert received(str(good), uploaded=set(), folder=str(folder)) is False
+
+
+# --------------------------------------------------------------------------- 8: sign-in
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fail(limiter: SignInLimiter, client: str = "198.51.100.7") -> float:
+    wait = limiter.reserve(client)
+    limiter.release(client, failed=True, waited=wait > 0)
+    return wait
+
+
+def test_failures_beyond_the_free_ones_are_spaced_doubling_up_to_the_cap() -> None:
+    clock = Clock()
+    limiter = SignInLimiter(clock=clock)
+    assert [fail(limiter) for _ in range(10)] == [0.0] * 10  # the free ones, at once
+    waits = []
+    for _ in range(9):  # each attempt made as soon as its turn comes
+        waits.append(fail(limiter))
+        clock.now += waits[-1]
+    assert waits == [0.0, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    limiter.reserve("198.51.100.7")  # its turn: 30 s away
+    with pytest.raises(TooManySignInsError) as refused:  # the next one's: 60 s, too far
+        limiter.reserve("198.51.100.7")
+    assert (str(refused.value), refused.value.retry_after) == (
+        TOO_MANY.format(seconds=60),
+        60,
+    )
+
+
+def test_concurrent_attempts_take_turns_then_are_refused() -> None:
+    clock = Clock()
+    limiter = SignInLimiter(clock=clock)
+    for _ in range(10):
+        fail(limiter)
+    waits = [limiter.reserve("198.51.100.7") for _ in range(5)]  # none decided yet
+    assert waits == [0.0, 1.0, 3.0, 7.0, 15.0]
+    with pytest.raises(TooManySignInsError) as refused:
+        limiter.reserve("198.51.100.7")
+    assert refused.value.retry_after == 31
+    assert limiter.reserve("203.0.113.9") == 0.0  # another client is not slowed
+
+
+def test_a_client_is_forgotten_an_hour_after_its_last_failure() -> None:
+    clock = Clock()
+    limiter = SignInLimiter(clock=clock)
+    for _ in range(12):
+        clock.now += fail(limiter)
+    clock.now += 3601
+    assert [fail(limiter) for _ in range(10)] == [0.0] * 10
+
+
+def test_memory_is_bounded_by_clients_and_waiting_attempts() -> None:
+    limiter = SignInLimiter(SignInPolicy(max_clients=3, max_waiting=2), clock=Clock())
+    for number in range(10):
+        fail(limiter, f"192.0.2.{number}")
+    assert len(limiter) == 3
+    for _ in range(9):  # with the one above: all 10 free failures
+        fail(limiter, "192.0.2.9")
+    assert [limiter.reserve("192.0.2.9") for _ in range(3)] == [0.0, 1.0, 3.0]  # 2 waiting
+    with pytest.raises(TooManySignInsError):
+        limiter.reserve("192.0.2.9")
+
+
+def test_verify_waits_its_turn() -> None:
+    limiter = SignInLimiter(SignInPolicy(free=1, first_delay=0.2))
+    assert asyncio.run(limiter.verify(lambda: False, client="a")) is False
+    started = time.monotonic()
+    assert asyncio.run(limiter.verify(lambda: False, client="a")) is False  # turn: now
+    assert asyncio.run(limiter.verify(lambda: True, client="a")) is True
+    assert time.monotonic() - started >= 0.2
+
+
+@pytest.mark.parametrize(
+    ("host", "key"),
+    [
+        ("203.0.113.5", "203.0.113.5"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+        ("::ffff:203.0.113.5", "203.0.113.5"),
+        ("testclient", "testclient"),
+        (None, "unknown"),
+    ],
+)
+def test_client_key(host: str | None, key: str) -> None:
+    assert client_key(host) == key
+
+
+QUICK = SignInPolicy(free=3, first_delay=2.0, max_delay=2.0, max_wait=0.0)
+
+
+@pytest.fixture(scope="module")
+def slowed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    settings = make_settings(tmp_path_factory.mktemp("slowed"), auth=USERS)
+    with running(settings, sign_in=QUICK) as server:
+        yield server
+
+
+def sign_in(base: str, password: str, *, via: str | None = None) -> tuple[int, dict[str, str], Any]:
+    form = urllib.parse.urlencode({"username": "alice", "password": password}).encode()
+    request = urllib.request.Request(f"{base}/login", data=form, method="POST")
+    if via is not None:  # as a reverse proxy on this machine would say
+        request.add_header("X-Forwarded-For", via)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), json.loads(error.read())
+
+
+def test_finding_8_repeated_failed_sign_ins_are_slowed(slowed_server: Running) -> None:
+    """QUICK: 3 free failures, then one attempt per 2 s, none waiting (max_wait 0) so the
+    test needs no timing: what is not its turn is refused."""
+    url = slowed_server.url
+    wrong = (400, {"detail": "Incorrect credentials."})
+    assert [sign_in(url, "guess")[::2] for _ in range(4)] == [wrong] * 4
+    too_many = {"detail": TOO_MANY.format(seconds=2)}
+    status, headers, body = sign_in(url, "guess")
+    assert (status, headers["retry-after"], body) == (429, "2", too_many)
+    assert sign_in(url, "s3cret")[::2] == (429, too_many)  # not even checked
+    status, _, body = http("GET", url + "/api/status", user=("alice", "guess"))  # HTTP Basic
+    assert (status, body) == (429, too_many)
+    assert sign_in(url, "s3cret", via="203.0.113.5")[::2] == (200, {"success": True})
+    time.sleep(2.1)  # the Retry-After
+    assert sign_in(url, "s3cret")[::2] == (200, {"success": True})

@@ -7,7 +7,7 @@ concurrently (the engine is thread-safe and releases the GIL in numpy/FAISS/ONNX
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from qa.web_render import document_page, error_page
 from qa.web_service import NotReadyError, RequestError, Service
+from qa.web_signin import SignInLimiter, TooManySignInsError, refused
 
 Credentials = list[tuple[str, str]]
 AUTH_REQUIRED = "Authentication required."
@@ -112,10 +113,12 @@ def check_password(pairs: Credentials, user: str, password: str) -> bool:
 _BASIC = HTTPBasic(auto_error=False, realm="qa")
 
 
-def basic_auth(pairs: Credentials) -> Callable[..., str]:
-    def require(credentials: Annotated[HTTPBasicCredentials | None, Depends(_BASIC)]) -> str:
-        if credentials is None or not check_password(
-            pairs, credentials.username, credentials.password
+def basic_auth(pairs: Credentials, limiter: SignInLimiter) -> Callable[..., Awaitable[str]]:
+    async def require(
+        credentials: Annotated[HTTPBasicCredentials | None, Depends(_BASIC)],
+    ) -> str:
+        if credentials is None or not await signed_in(
+            limiter, pairs, credentials.username, credentials.password
         ):
             raise HTTPException(
                 status_code=401,
@@ -127,15 +130,23 @@ def basic_auth(pairs: Credentials) -> Callable[..., str]:
     return require
 
 
-def page_auth(pairs: Credentials) -> Callable[..., str]:
-    """For what the page links to: the user signed in on the page, else HTTP Basic."""
-    require_basic = basic_auth(pairs)
+async def signed_in(limiter: SignInLimiter, pairs: Credentials, user: str, password: str) -> bool:
+    """check_password in the client's turn (web_signin); HTTP 429 when that is too far off."""
+    try:
+        return await limiter.verify(lambda: check_password(pairs, user, password))
+    except TooManySignInsError as exc:
+        raise refused(exc) from None
 
-    def require(
+
+def page_auth(pairs: Credentials, limiter: SignInLimiter) -> Callable[..., Awaitable[str]]:
+    """For what the page links to: the user signed in on the page, else HTTP Basic."""
+    require_basic = basic_auth(pairs, limiter)
+
+    async def require(
         request: Request,
         credentials: Annotated[HTTPBasicCredentials | None, Depends(_BASIC)],
     ) -> str:
-        return gradio_user(request) or require_basic(credentials)
+        return gradio_user(request) or await require_basic(credentials)
 
     return require
 
@@ -158,10 +169,10 @@ def gradio_user(request: Request) -> str | None:
     return None
 
 
-def add_api(app: FastAPI, service: Service, pairs: Credentials) -> None:
-    guard = [Depends(basic_auth(pairs))] if pairs else []
+def add_api(app: FastAPI, service: Service, pairs: Credentials, limiter: SignInLimiter) -> None:
+    guard = [Depends(basic_auth(pairs, limiter))] if pairs else []
     app.include_router(_ask_router(service), prefix="/api", dependencies=guard)
-    page_guard = [Depends(page_auth(pairs))] if pairs else []
+    page_guard = [Depends(page_auth(pairs, limiter))] if pairs else []
     app.include_router(_view_router(service), dependencies=page_guard)
     _add_docs(app, guard)
 
