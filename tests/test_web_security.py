@@ -10,6 +10,8 @@ import hashlib
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
@@ -21,8 +23,10 @@ from typing import Any
 
 import httpx
 import pytest
-from test_web import USERS, Running, http, make_settings, running
+from test_web import FILM_SOURCE, USERS, Running, free_port, http, make_settings, running
 
+from qa.errors import AuthFileError
+from qa.web_api import parse_auth
 from qa.web_signin import TOO_MANY, SignInLimiter, SignInPolicy, TooManySignInsError, client_key
 from qa.web_uploads import NOT_RECEIVED, received
 
@@ -333,3 +337,90 @@ def test_finding_8_repeated_failed_sign_ins_are_slowed(slowed_server: Running) -
     assert sign_in(url, "s3cret", via="203.0.113.5")[::2] == (200, {"success": True})
     time.sleep(2.1)  # the Retry-After
     assert sign_in(url, "s3cret")[::2] == (200, {"success": True})
+
+
+# --------------------------------------------------------------------------- 9: bounds
+
+
+@pytest.fixture(scope="module")
+def plain_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    with running(make_settings(tmp_path_factory.mktemp("plain"))) as server:
+        yield server
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            "start=" + "9" * 5000 + "&end=1",
+            f"Not a character offset: &#x27;{'9' * 24}&#x27;… (5000 characters). "
+            "Open the link from an answer.",
+        ),
+        (
+            "start=0&end=1&span=0-" + "1" * 19,
+            "Not a character offset: &#x27;1111111111111111111&#x27;. "
+            "Open the link from an answer.",
+        ),
+        (
+            "start=0&end=1" + "&span=0-1" * 101,
+            "Too many spans (101; at most 100). Open the link from an answer.",
+        ),
+    ],
+)
+def test_finding_9_absurd_view_offsets_are_400_with_a_message(
+    plain_server: Running, query: str, message: str
+) -> None:
+    got, _, page = http("GET", f"{plain_server.url}/view?source={FILM_SOURCE}&{query}")
+    assert (got, re.search(r"<p>(.*)</p>", page).group(1)) == (400, message)  # type: ignore[union-attr]
+
+
+MISSING = (
+    "QA_AUTH file {} does not exist. Create it (one user:password per line), or set QA_AUTH "
+    "to user:password pairs separated by commas."
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("/missing/file", MISSING.format("/missing/file")),
+        ("./users", MISSING.format("./users")),
+        ("~/qa-no-such-users", MISSING.format("~/qa-no-such-users")),
+        ("{tmp}", "QA_AUTH {tmp} is a folder, not a file of user:password lines."),
+        ("{tmp}/latin1", "QA_AUTH file {tmp}/latin1 is not UTF-8 text."),
+    ],
+)
+def test_qa_auth_naming_a_file_qa_cannot_read_says_so(
+    tmp_path: Path, spec: str, message: str
+) -> None:
+    (tmp_path / "latin1").write_bytes(b"al\xe9:secret\n")
+    with pytest.raises(AuthFileError) as caught:
+        parse_auth(spec.format(tmp=tmp_path))
+    assert str(caught.value) == message.format(tmp=tmp_path)
+
+
+def test_qa_auth_pairs_are_never_taken_for_a_path() -> None:
+    many = ",".join(f"user{n}:password{n}" for n in range(40))  # too long for a file name
+    assert len(parse_auth(many)) == 40
+    assert parse_auth("carol:./pass/word") == [("carol", "./pass/word")]
+    with pytest.raises(ValueError) as caught:
+        parse_auth("justaname")
+    assert str(caught.value) == "QA_AUTH entries must look like user:password"
+
+
+def test_finding_9_a_missing_qa_auth_file_is_named(tmp_path: Path) -> None:
+    port = free_port()
+    environ = {**os.environ, "QA_AUTH": "/missing/file"}
+    done = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--docs", str(tmp_path)],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"Error: {MISSING.format('/missing/file')}\n",
+    )

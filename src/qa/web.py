@@ -127,6 +127,7 @@ def serve(
 ) -> None:
     """Run the app (or `app`, when already built by create_app) until interrupted; ServeError
     when the address cannot be had, before anything slow is done."""
+    parse_auth(settings.auth)  # a bad QA_AUTH is told before the port is taken
     listening = bind(host, port)
     if not settings.auth and not is_loopback(host):
         print(OPEN_WARNING.format(host=host), file=sys.stderr)
