@@ -26,7 +26,7 @@ def parse_args(settings: Settings, argv: list[str] | None = None) -> argparse.Na
 try:
     settings = Settings.from_env()
     parse_auth(settings.auth)  # a malformed QA_AUTH fails now, not after the slow import
-except ValueError as exc:
+except (ValueError, QaError) as exc:
     if __name__ != "__main__":
         raise
     sys.exit(f"Error: {exc}")

@@ -94,10 +94,11 @@ def free_port() -> int:
 
 @contextmanager
 def running(
-    settings: Settings, embedder_factory: Callable[[], Any] = FakeEmbedder
+    settings: Settings, embedder_factory: Callable[[], Any] = FakeEmbedder, **options: Any
 ) -> Iterator[Running]:
-    """create_app + uvicorn in a thread; waits until start-up (index build) has finished."""
-    app = create_app(settings, embedder_factory=embedder_factory)
+    """create_app (with `options`) + uvicorn in a thread; waits until start-up (index build)
+    has finished."""
+    app = create_app(settings, embedder_factory=embedder_factory, **options)
     port = free_port()
     # gradio_client keeps its event stream open; without a grace limit uvicorn waits on it.
     config = uvicorn.Config(

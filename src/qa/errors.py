@@ -47,3 +47,7 @@ class BuildCancelledError(QaError):
 
 class ServeError(QaError):
     """The app cannot listen where it was asked to (port taken, address not on this machine)."""
+
+
+class AuthFileError(QaError):
+    """QA_AUTH names a file that is missing, a folder, or unreadable."""

@@ -15,7 +15,7 @@ import ipaddress
 import os
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -28,9 +28,11 @@ from fastapi import FastAPI
 from qa.embedding import Embedder
 from qa.errors import ServeError
 from qa.settings import Settings
-from qa.web_api import Credentials, add_api, check_password, parse_auth
+from qa.web_api import Credentials, add_api, parse_auth, signed_in
 from qa.web_service import MIB, Service
+from qa.web_signin import ClientAddress, SignInLimiter, SignInPolicy
 
+GradioAuth = Callable[[str, str], Awaitable[bool]]
 OPEN_WARNING = (
     "warning: serving on {host}, which other machines can reach, without a password. "
     "Set QA_AUTH=user:password (or a file of such lines) to require one."
@@ -42,8 +44,10 @@ def create_app(
     *,
     embedder_factory: Callable[[], Embedder] | None = None,
     service: Service | None = None,
+    sign_in: SignInPolicy | None = None,
 ) -> FastAPI:
-    """The whole app; start-up work begins when the server starts (its lifespan)."""
+    """The whole app; start-up work begins when the server starts (its lifespan). `sign_in`:
+    how repeated failed password checks are slowed down (tests shorten it)."""
     # ~3 s of import: here, so `qa ask` and friends never pay for Gradio.
     from qa.web_ui import build_ui
 
@@ -58,15 +62,18 @@ def create_app(
         lifespan=_lifespan(service),
     )
     app.state.service = service  # for tests and for `qa serve` wiring
-    add_api(app, service, pairs)
+    limiter = SignInLimiter(sign_in)
+    if pairs:
+        app.add_middleware(ClientAddress)  # tells the password checks who is asking
+    add_api(app, service, pairs, limiter)
     blocks = build_ui(service, max_upload_mb=settings.max_upload_mb)
     # No blocks.queue(...) call: every event sets its own concurrency_limit, and queue()
     # would rebuild Gradio's routes once more (~0.3 s of start-up).
     app.state.blocks = blocks
-    return _mount(app, blocks, settings, pairs)
+    return _mount(app, blocks, settings, _gradio_auth(pairs, limiter))
 
 
-def _mount(app: FastAPI, blocks: Any, settings: Settings, pairs: Credentials) -> FastAPI:
+def _mount(app: FastAPI, blocks: Any, settings: Settings, auth: GradioAuth | None) -> FastAPI:
     import gradio as gr
 
     from qa.web_ui import CSS, theme
@@ -75,7 +82,7 @@ def _mount(app: FastAPI, blocks: Any, settings: Settings, pairs: Credentials) ->
         app,
         blocks,
         path="/",
-        auth=_gradio_auth(pairs),
+        auth=auth,
         auth_message="Sign in with a user name and password from QA_AUTH.",
         max_file_size=settings.max_upload_mb * MIB,
         footer_links=["api"],
@@ -84,6 +91,10 @@ def _mount(app: FastAPI, blocks: Any, settings: Settings, pairs: Credentials) ->
         theme=theme(),
         css=CSS,
     )
+    # Gradio refuses a file path posted by a client outside its upload folder only once the
+    # app "has launched"; launch() sets that, mount_gradio_app (Gradio 6.31) does not, so any
+    # server file a client named was copied in. qa's upload handler checks again (web_uploads).
+    blocks.has_launched = True
     return mounted
 
 
@@ -96,10 +107,14 @@ def _lifespan(service: Service) -> Callable[[FastAPI], AbstractAsyncContextManag
     return lifespan
 
 
-def _gradio_auth(pairs: Credentials) -> Callable[[str, str], bool] | None:
+def _gradio_auth(pairs: Credentials, limiter: SignInLimiter) -> GradioAuth | None:
     if not pairs:
         return None
-    return lambda user, password: check_password(pairs, user, password)
+
+    async def auth(user: str, password: str) -> bool:  # async: Gradio awaits it, so it may wait
+        return await signed_in(limiter, pairs, user, password)
+
+    return auth
 
 
 def serve(
@@ -112,6 +127,7 @@ def serve(
 ) -> None:
     """Run the app (or `app`, when already built by create_app) until interrupted; ServeError
     when the address cannot be had, before anything slow is done."""
+    parse_auth(settings.auth)  # a bad QA_AUTH is told before the port is taken
     listening = bind(host, port)
     if not settings.auth and not is_loopback(host):
         print(OPEN_WARNING.format(host=host), file=sys.stderr)

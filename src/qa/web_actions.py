@@ -14,7 +14,7 @@ import gradio as gr
 from qa.answer import EMPTY_QUESTION
 from qa.build import BuildReport
 from qa.errors import QaError
-from qa.folder import PENDING, Incoming, Refused, Trashed, UploadResult
+from qa.folder import MAX_FILES, PENDING, Incoming, Refused, Trashed, UploadResult
 from qa.web_render import (
     answer_html,
     citations_text,
@@ -23,6 +23,7 @@ from qa.web_render import (
     question_html,
 )
 from qa.web_service import BUSY, BusyError, DocumentRow, RequestError, Service
+from qa.web_uploads import NONE_RECEIVED, Receipts
 from qa.wording import counted, human_time
 
 STARTUP_WAIT_S = 60.0  # a question asked during start-up waits this long for the index
@@ -49,8 +50,15 @@ IDLE_POLL = 3.0  # otherwise: cheap (a stat per document), and a rebuild shows w
 
 
 class Actions:
-    def __init__(self, service: Service, *, examples: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        service: Service,
+        *,
+        receipts: Receipts = NONE_RECEIVED,
+        examples: Sequence[str] = (),
+    ) -> None:
         self.service = service
+        self.receipts = receipts  # which posted paths are files Gradio received
         self.examples = tuple(examples)
 
     # ------------------------------------------------------------------ chat
@@ -116,12 +124,17 @@ class Actions:
         return None, upload_message(result)
 
     def _upload(self, files: Sequence[str] | None) -> UploadResult:
-        # Gradio keeps each upload as <cache>/<hash>/<name as sent, minus unsafe characters>.
-        incoming = [Incoming(Path(f).name, Path(f)) for f in files or []]
+        paths = list(files or [])
+        refused: list[tuple[str, str]] = []
+        if len(paths) > MAX_FILES:  # refused whole by name: no path is looked at
+            incoming = [Incoming(Path(f).name, Path(f)) for f in paths]
+        else:
+            incoming, refused = self.receipts.sort(paths)
         try:
-            return self.service.upload(incoming)
+            result = self.service.upload(incoming) if incoming else UploadResult()
         except QaError as exc:
             raise failure(str(exc)) from None
+        return UploadResult(result.added, [*refused, *result.refused])
 
     def check_idle(self) -> gr.Timer:
         """First step of Rebuild: refuse at once (not queue) when a rebuild is running."""

@@ -7,7 +7,7 @@ concurrently (the engine is thread-safe and releases the GIL in numpy/FAISS/ONNX
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,8 +17,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 
+from qa.errors import AuthFileError
 from qa.web_render import document_page, error_page
 from qa.web_service import NotReadyError, RequestError, Service
+from qa.web_signin import SignInLimiter, TooManySignInsError, refused
 
 Credentials = list[tuple[str, str]]
 AUTH_REQUIRED = "Authentication required."
@@ -79,14 +81,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 
 
 def parse_auth(spec: str | None) -> Credentials:
-    """QA_AUTH: 'user:pass,user2:pass2', or the path of a file with one user:pass per line."""
+    """QA_AUTH: 'user:pass,user2:pass2', or the path of a file with one user:pass per line.
+    ValueError for malformed entries; AuthFileError when QA_AUTH names a file qa cannot read."""
     if not spec:
         return []
-    path = Path(spec).expanduser()
-    is_file = path.is_file()
-    items = path.read_text(encoding="utf-8").splitlines() if is_file else spec.split(",")
+    lines = _auth_file(spec)
     pairs = []
-    for item in (i.strip() for i in items):
+    for item in (i.strip() for i in (spec.split(",") if lines is None else lines)):
         if not item or item.startswith("#"):
             continue
         user, sep, password = item.partition(":")
@@ -96,6 +97,31 @@ def parse_auth(spec: str | None) -> Credentials:
     if not pairs:
         raise ValueError("QA_AUTH is set but holds no user:password entries")
     return pairs
+
+
+def _auth_file(spec: str) -> list[str] | None:
+    """The lines of the file QA_AUTH names, or None when it holds the pairs themselves. A value
+    without ':' that looks like a path (a separator, or a leading '~' or '.') names a file."""
+    path = Path(spec).expanduser()
+    try:
+        kind = "file" if path.is_file() else "folder" if path.is_dir() else None
+    except OSError:  # e.g. a long list of pairs is too long a file name
+        kind = None
+    if kind == "folder":
+        raise AuthFileError(f"QA_AUTH {spec} is a folder, not a file of user:password lines.")
+    if kind is None:
+        if ":" not in spec and ("/" in spec or "\\" in spec or spec.startswith(("~", "."))):
+            raise AuthFileError(
+                f"QA_AUTH file {spec} does not exist. Create it (one user:password per line), "
+                "or set QA_AUTH to user:password pairs separated by commas."
+            )
+        return None
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise AuthFileError(f"QA_AUTH file {spec} cannot be read ({exc.strerror}).") from None
+    except UnicodeDecodeError:
+        raise AuthFileError(f"QA_AUTH file {spec} is not UTF-8 text.") from None
 
 
 def check_password(pairs: Credentials, user: str, password: str) -> bool:
@@ -112,10 +138,12 @@ def check_password(pairs: Credentials, user: str, password: str) -> bool:
 _BASIC = HTTPBasic(auto_error=False, realm="qa")
 
 
-def basic_auth(pairs: Credentials) -> Callable[..., str]:
-    def require(credentials: Annotated[HTTPBasicCredentials | None, Depends(_BASIC)]) -> str:
-        if credentials is None or not check_password(
-            pairs, credentials.username, credentials.password
+def basic_auth(pairs: Credentials, limiter: SignInLimiter) -> Callable[..., Awaitable[str]]:
+    async def require(
+        credentials: Annotated[HTTPBasicCredentials | None, Depends(_BASIC)],
+    ) -> str:
+        if credentials is None or not await signed_in(
+            limiter, pairs, credentials.username, credentials.password
         ):
             raise HTTPException(
                 status_code=401,
@@ -127,15 +155,23 @@ def basic_auth(pairs: Credentials) -> Callable[..., str]:
     return require
 
 
-def page_auth(pairs: Credentials) -> Callable[..., str]:
-    """For what the page links to: the user signed in on the page, else HTTP Basic."""
-    require_basic = basic_auth(pairs)
+async def signed_in(limiter: SignInLimiter, pairs: Credentials, user: str, password: str) -> bool:
+    """check_password in the client's turn (web_signin); HTTP 429 when that is too far off."""
+    try:
+        return await limiter.verify(lambda: check_password(pairs, user, password))
+    except TooManySignInsError as exc:
+        raise refused(exc) from None
 
-    def require(
+
+def page_auth(pairs: Credentials, limiter: SignInLimiter) -> Callable[..., Awaitable[str]]:
+    """For what the page links to: the user signed in on the page, else HTTP Basic."""
+    require_basic = basic_auth(pairs, limiter)
+
+    async def require(
         request: Request,
         credentials: Annotated[HTTPBasicCredentials | None, Depends(_BASIC)],
     ) -> str:
-        return gradio_user(request) or require_basic(credentials)
+        return gradio_user(request) or await require_basic(credentials)
 
     return require
 
@@ -158,10 +194,10 @@ def gradio_user(request: Request) -> str | None:
     return None
 
 
-def add_api(app: FastAPI, service: Service, pairs: Credentials) -> None:
-    guard = [Depends(basic_auth(pairs))] if pairs else []
+def add_api(app: FastAPI, service: Service, pairs: Credentials, limiter: SignInLimiter) -> None:
+    guard = [Depends(basic_auth(pairs, limiter))] if pairs else []
     app.include_router(_ask_router(service), prefix="/api", dependencies=guard)
-    page_guard = [Depends(page_auth(pairs))] if pairs else []
+    page_guard = [Depends(page_auth(pairs, limiter))] if pairs else []
     app.include_router(_view_router(service), dependencies=page_guard)
     _add_docs(app, guard)
 
@@ -202,7 +238,7 @@ def _view_router(service: Service) -> APIRouter:
         """A cited passage in its whole document (the page's "open in document" links)."""
         try:
             first, last = _offset(start), _offset(end)
-            spans = [_span(s) for s in span or []]
+            spans = _spans(span or [])
             shown = service.view(source, first, last, digest=check)
         except RequestError as exc:
             return HTMLResponse(error_page(str(exc)), status_code=exc.status)
@@ -220,10 +256,23 @@ def _view_router(service: Service) -> APIRouter:
     return router
 
 
+MAX_OFFSET_DIGITS = 18  # character offsets of any real document; int() refuses > 4,300 digits
+MAX_SPANS = 100  # quoted sentences marked on one page (an answer quotes a handful)
+
+
 def _offset(value: str) -> int:
-    if not value.isdigit() or not value.isascii():
-        raise RequestError(f"Not a character offset: {value!r}. Open the link from an answer.")
+    if not value.isascii() or not value.isdigit() or len(value) > MAX_OFFSET_DIGITS:
+        shown = repr(value) if len(value) <= 24 else f"{value[:24]!r}… ({len(value)} characters)"
+        raise RequestError(f"Not a character offset: {shown}. Open the link from an answer.")
     return int(value)
+
+
+def _spans(values: Sequence[str]) -> list[tuple[int, int]]:
+    if len(values) > MAX_SPANS:
+        raise RequestError(
+            f"Too many spans ({len(values)}; at most {MAX_SPANS}). Open the link from an answer."
+        )
+    return [_span(value) for value in values]
 
 
 def _span(value: str) -> tuple[int, int]:

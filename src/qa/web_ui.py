@@ -15,6 +15,7 @@ from gradio.events import api as gradio_api
 from qa.folder import ACCEPTED, MAX_FILES
 from qa.web_actions import BUSY_POLL, TABLE_HEADERS, Actions
 from qa.web_service import Service
+from qa.web_uploads import gradio_receipts
 
 TITLE = "qa: answers from your documents"
 EXAMPLES = [
@@ -69,8 +70,8 @@ def theme() -> gr.themes.Base:
 
 
 def build_ui(service: Service, *, max_upload_mb: int) -> gr.Blocks:
-    actions = Actions(service, examples=EXAMPLES)
     demo = gr.Blocks(title=TITLE, delete_cache=(3600, 3600))
+    actions = Actions(service, receipts=gradio_receipts(demo), examples=EXAMPLES)
     with demo:
         gr.Markdown(f"# {TITLE}", elem_id="qa-header")
         with gr.Tabs():
