@@ -6,15 +6,14 @@ toasts and gr.HTML as HTML.
 
 # No `from __future__ import annotations`: gr.api reads these annotations at runtime.
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from qa.answer import EMPTY_QUESTION
-from qa.build import BuildReport
 from qa.errors import QaError
-from qa.folder import MAX_FILES, PENDING, Incoming, Refused, Trashed, UploadResult
+from qa.folder import PENDING, Trashed
+from qa.names import shown
 from qa.web_render import (
     answer_html,
     citations_text,
@@ -22,8 +21,7 @@ from qa.web_render import (
     human_size,
     question_html,
 )
-from qa.web_service import BUSY, BusyError, DocumentRow, RequestError, Service
-from qa.web_uploads import NONE_RECEIVED, Receipts
+from qa.web_service import DocumentRow, RequestError, Service
 from qa.wording import counted, human_time
 
 STARTUP_WAIT_S = 60.0  # a question asked during start-up waits this long for the index
@@ -54,11 +52,9 @@ class Actions:
         self,
         service: Service,
         *,
-        receipts: Receipts = NONE_RECEIVED,
         examples: Sequence[str] = (),
     ) -> None:
         self.service = service
-        self.receipts = receipts  # which posted paths are files Gradio received
         self.examples = tuple(examples)
 
     # ------------------------------------------------------------------ chat
@@ -110,119 +106,81 @@ class Actions:
         """Index status and the indexed documents."""
         return self.service.status()
 
-    def upload_api(self, files: list[str] | None) -> dict[str, Any]:
-        return self._upload(files).as_json()
-
-    # ------------------------------------------------------------------ documents
-
-    def upload(self, files: list[str] | None) -> tuple[Any, str]:
-        if not files:
-            return gr.skip(), gr.skip()
-        result = self._upload(files)
-        for name, reason in result.refused:
-            warn(f"{name}: {reason}")
-        return None, upload_message(result)
-
-    def _upload(self, files: Sequence[str] | None) -> UploadResult:
-        paths = list(files or [])
-        refused: list[tuple[str, str]] = []
-        if len(paths) > MAX_FILES:  # refused whole by name: no path is looked at
-            incoming = [Incoming(Path(f).name, Path(f)) for f in paths]
-        else:
-            incoming, refused = self.receipts.sort(paths)
-        try:
-            result = self.service.upload(incoming) if incoming else UploadResult()
-        except QaError as exc:
-            raise failure(str(exc)) from None
-        return UploadResult(result.added, [*refused, *result.refused])
-
-    def check_idle(self) -> gr.Timer:
-        """First step of Rebuild: refuse at once (not queue) when a rebuild is running."""
-        if self.service.rebuilding:
-            raise failure(BUSY, title="Rebuild already running")
-        return gr.Timer(BUSY_POLL, active=True)
-
-    def rebuild(self, progress: gr.Progress = gr.Progress()) -> str:  # noqa: B008 (Gradio API)
-        def report(stage: str, done: int, total: int) -> None:
-            progress((done, total) if total else None, desc=stage)
-
-        try:
-            result = self.service.rebuild(report)
-        except BusyError as exc:
-            warn(str(exc))
-            return gr.skip()  # type: ignore[no-any-return]
-        except QaError as exc:
-            warn(str(exc))
-            return f'<p class="qa-error">{esc(str(exc))}</p>'
-        return rebuild_message(result)
-
-    def delete(self, source: str | None) -> str:
-        if not source:
-            warn("Choose a document to delete first.")
-            return gr.skip()  # type: ignore[no-any-return]
-        try:
-            kept = self.service.delete(source)
-        except Refused as exc:
-            warn(str(exc))
-            return gr.skip()  # type: ignore[no-any-return]
-        return (
-            f"<p>Deleted <b>{esc(source)}</b>: moved to <code>{esc(str(kept))}</code>, from "
-            "where <b>Restore</b> brings it back. Press <b>Rebuild index</b> to take it out of "
-            "the answers.</p>"
-        )
-
-    def restore(self, key: str | None) -> str:
-        if not key:
-            warn("Choose a deleted document to restore first.")
-            return gr.skip()  # type: ignore[no-any-return]
-        try:
-            source = self.service.restore(key)
-        except Refused as exc:
-            warn(str(exc))
-            return gr.skip()  # type: ignore[no-any-return]
-        return f"<p>Restored <b>{esc(source)}</b>.</p>"
-
     # ------------------------------------------------------------------ refresh
 
     def refresh(
-        self, selected: list[str] | None, doomed: str | None, restorable: str | None
+        self,
+        selected: list[str] | None,
+        doomed: str | None,
+        restorable: str | None,
+        sent: list[Any] | None,
     ) -> tuple[Any, ...]:
         """Both status panels, the documents table and the document pickers (keeping what the
-        user picked while it still exists: a timer calls this every few seconds)."""
+        user picked while it still exists: a timer calls this every few seconds). `sent`: the
+        pickers' choices as this page last got them, which are not sent again."""
         rows = self.service.documents()
-        deletable = [r.source for r in rows if r.state != "deleted"]
         status = status_html(self.service.status(), rows)
         shown = self.service.answerable(self.examples)
-        deleted = [(trashed_label(t), t.key) for t in self.service.trashed()]
+        choices = [
+            [named(s) for s in self.service.sources()],
+            [named(r.source) for r in rows if r.state != "deleted"],
+            [(trashed_label(t), t.key) for t in self.service.trashed()],
+        ]
+        before = sent if sent is not None and len(sent) == len(choices) else [None] * len(choices)
+        picks = (selected or [], doomed, restorable)
+        pickers = [
+            picker(now, picked, sent=old)
+            for now, picked, old in zip(choices, picks, before, strict=True)
+        ]
         return (
             status,
             status,
             [table_row(r) for r in rows],
-            picker(self.service.sources(), selected or []),
-            picker(deletable, doomed),
-            picker(deleted, restorable),
+            *pickers,
             gr.Dataset(samples=[[q] for q in shown], visible=bool(shown)),
+            [as_state(group) for group in choices],
         )
 
     def tick(
-        self, selected: list[str] | None, doomed: str | None, restorable: str | None
+        self,
+        selected: list[str] | None,
+        doomed: str | None,
+        restorable: str | None,
+        sent: list[Any] | None,
     ) -> tuple[Any, ...]:
         """Every second during start-up and rebuilds, every few seconds otherwise, so a page
         also notices a rebuild started from another page or the API."""
         busy = self.service.starting or self.service.rebuilding
-        refreshed = self.refresh(selected, doomed, restorable)
+        refreshed = self.refresh(selected, doomed, restorable, sent)
         return (*refreshed, gr.Timer(BUSY_POLL if busy else IDLE_POLL))
 
 
+def as_state(choices: Sequence[Any]) -> list[Any]:
+    """Choices as a gr.State gives them back: pairs as lists."""
+    return [list(c) if isinstance(c, list | tuple) else c for c in choices]
+
+
+def named(source: str) -> tuple[str, str]:
+    """A picker's (label, value) for a document: the name as a person should read it."""
+    return shown(source), source
+
+
 def picker(
-    choices: Sequence[str] | Sequence[tuple[str, str]], picked: list[str] | str | None
-) -> gr.Dropdown:
+    choices: Sequence[str] | Sequence[tuple[str, str]],
+    picked: list[str] | str | None,
+    *,
+    sent: Sequence[Any] | None = None,
+) -> Any:
     """New choices (names, or (label, name) pairs) for a document picker. The pick is only
     changed when it names a document that is gone: `picked` was read when the refresh was sent
-    (a timer's may be seconds old), and writing it back would undo what the user picked since."""
+    (a timer's may be seconds old), and writing it back would undo what the user picked since.
+    Choices the page already has (`sent`) are not sent again: a list re-drawn while it is open
+    can turn a click on one option into a pick of another."""
     names = picked if isinstance(picked, list) else [picked] if picked else []
     values = [c[1] if isinstance(c, tuple) else c for c in choices]
     if all(name in values for name in names):
+        if sent is not None and as_state(choices) == as_state(sent):
+            return gr.skip()
         return gr.Dropdown(choices=choices)  # an update of the choices alone
     if isinstance(picked, list):
         kept = [name for name in names if name in values]
@@ -231,12 +189,12 @@ def picker(
 
 
 def trashed_label(item: Trashed) -> str:
-    return f"{item.source} (deleted {human_time(item.deleted_at)})"
+    return f"{shown(item.source)} (deleted {human_time(item.deleted_at)})"
 
 
 def table_row(row: DocumentRow) -> list[Any]:
     return [
-        row.source,
+        shown(row.source),
         "" if row.passages is None else row.passages,
         "" if row.size is None else human_size(row.size),
         human_time(row.indexed_at),
@@ -277,36 +235,3 @@ def _state_line(status: dict[str, Any]) -> str:
 
 
 NO_INDEX_HINT = "add documents, then press Rebuild index."
-
-
-def upload_message(result: UploadResult) -> str:
-    parts = []
-    if result.added:
-        names = ", ".join(f"<b>{esc(n)}</b>" for n in result.added)
-        parts.append(f"<p>Added {names}. Press <b>Rebuild index</b> to make them searchable.</p>")
-    for name, reason in result.refused:
-        parts.append(f'<p class="qa-error">Not added: {esc(name)}: {esc(reason)}</p>')
-    return "".join(parts)
-
-
-def rebuild_message(report: BuildReport) -> str:
-    if not report.built:
-        return f"<p>The index is already up to date ({counted(report.documents, 'document')}).</p>"
-    changes = ", ".join(
-        f"{len(items)} {label}"
-        for label, items in (
-            ("added", report.added),
-            ("changed", report.changed),
-            ("removed", report.removed),
-            ("skipped", report.skipped),
-        )
-    )
-    parts = [
-        f"<p>Index updated in {report.seconds:.1f} s: {counted(report.documents, 'document')}, "
-        f"{counted(report.passages, 'passage')} ({changes}).</p>"
-    ]
-    parts += [
-        f'<p class="qa-error">Skipped {esc(s.source)}: {esc(s.reason)}</p>' for s in report.skipped
-    ]
-    parts += [f'<p class="qa-note">{esc(w)}</p>' for w in report.warnings]
-    return "".join(parts)

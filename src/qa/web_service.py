@@ -209,12 +209,13 @@ class Service:
     def rebuilding(self) -> bool:
         return self._build_lock.locked()
 
-    def rebuild(self, progress: ProgressFn | None = None) -> BuildReport:
-        """Update the index from the documents folder; BusyError when one is running."""
-        return self._build(progress)
+    def rebuild(self, progress: ProgressFn | None = None, *, wait: float = 0.0) -> BuildReport:
+        """Update the index from the documents folder; BusyError when one is still running
+        after `wait` seconds."""
+        return self._build(progress, wait=wait)
 
-    def _build(self, progress: ProgressFn | None) -> BuildReport:
-        if not self._build_lock.acquire(blocking=False):
+    def _build(self, progress: ProgressFn | None, *, wait: float = 0.0) -> BuildReport:
+        if not self._build_lock.acquire(timeout=wait if wait > 0 else -1, blocking=wait > 0):
             raise BusyError(BUSY)
         self._stage = "checking the documents"
         try:

@@ -14,10 +14,15 @@ from gradio.events import api as gradio_api
 
 from qa.folder import ACCEPTED, MAX_FILES
 from qa.web_actions import BUSY_POLL, TABLE_HEADERS, Actions
+from qa.web_documents import DocumentActions
 from qa.web_service import Service
 from qa.web_uploads import gradio_receipts
 
 TITLE = "qa: answers from your documents"
+# A picker's value may name a document another page or process removed a moment ago; Gradio
+# would refuse the whole event ("not in the list of choices"). The actions check names
+# themselves, and the next refresh clears a pick that is gone.
+STALE_PICKS_PASS = True
 EXAMPLES = [
     "Who directed The Battle at Lake Changjin?",
     "How many US military bases are in South Korea?",
@@ -71,16 +76,17 @@ def theme() -> gr.themes.Base:
 
 def build_ui(service: Service, *, max_upload_mb: int) -> gr.Blocks:
     demo = gr.Blocks(title=TITLE, delete_cache=(3600, 3600))
-    actions = Actions(service, receipts=gradio_receipts(demo), examples=EXAMPLES)
+    actions = Actions(service, examples=EXAMPLES)
+    changes = DocumentActions(service, receipts=gradio_receipts(demo))
     with demo:
         gr.Markdown(f"# {TITLE}", elem_id="qa-header")
         with gr.Tabs():
             with gr.Tab("Ask", id="ask"):
                 ask = _ask_tab(actions)
             with gr.Tab("Documents", id="documents"):
-                docs = _documents_tab(actions, max_upload_mb)
-        _api(actions)
-        _wire_refresh(actions, demo, ask, docs)
+                docs = _documents_tab(max_upload_mb)
+        _api(actions, changes)
+        _wire_refresh(actions, changes, demo, ask, docs)
     return demo
 
 
@@ -131,6 +137,7 @@ def _side_column() -> dict[str, Any]:
         choices=[],
         value=[],
         elem_id="qa-filter",
+        allow_custom_value=STALE_PICKS_PASS,
     )
     cites = gr.Textbox(
         label="Citations of the last answer",
@@ -157,7 +164,7 @@ def _wire_chat(actions: Actions, parts: dict[str, Any]) -> None:
         event(lambda: empty, None, outputs, queue=False, api_visibility="private")
 
 
-def _documents_tab(actions: Actions, max_upload_mb: int) -> dict[str, Any]:
+def _documents_tab(max_upload_mb: int) -> dict[str, Any]:
     status = gr.HTML(elem_id="qa-docs-status")
     table = gr.Dataframe(
         headers=TABLE_HEADERS,
@@ -178,10 +185,21 @@ def _documents_tab(actions: Actions, max_upload_mb: int) -> dict[str, Any]:
         with gr.Column(scale=1):
             rebuild = gr.Button("Rebuild index", variant="primary", elem_id="qa-rebuild")
             with gr.Row(equal_height=True):
-                doomed = gr.Dropdown(label="Delete a document", choices=[], scale=3)
+                doomed = gr.Dropdown(
+                    label="Delete a document",
+                    choices=[],
+                    scale=3,
+                    allow_custom_value=STALE_PICKS_PASS,
+                )
                 delete = gr.Button("Delete", variant="stop", scale=1, min_width=80)
+                undo = gr.Button("Undo", scale=1, min_width=80, visible=False, elem_id="qa-undo")
             with gr.Row(equal_height=True):
-                restorable = gr.Dropdown(label="Restore a deleted document", choices=[], scale=3)
+                restorable = gr.Dropdown(
+                    label="Restore a deleted document",
+                    choices=[],
+                    scale=3,
+                    allow_custom_value=STALE_PICKS_PASS,
+                )
                 restore = gr.Button("Restore", scale=1, min_width=80)
     message = gr.HTML(elem_id="qa-docs-message", min_height=40)
     return {
@@ -194,26 +212,51 @@ def _documents_tab(actions: Actions, max_upload_mb: int) -> dict[str, Any]:
         "upload": upload,
         "rebuild": rebuild,
         "delete": delete,
+        "undo": undo,
+        "undo_key": gr.State(""),  # what Undo restores: the last deletion of this page
+        "changed": gr.State(False),  # the folder was just changed: index it
+        "sent": gr.State(None),  # the pickers' choices as this page has them
     }
 
 
 def _wire_documents(
-    actions: Actions, docs: dict[str, Any], refresh: dict[str, Any], timer: gr.Timer
+    changes: DocumentActions, docs: dict[str, Any], refresh: dict[str, Any], timer: gr.Timer
 ) -> None:
-    """Upload, rebuild, delete and restore, each followed by a refresh of the lists."""
-    upload, message = docs["upload"], docs["message"]
-    upload.upload(
-        actions.upload,
-        [upload],
-        [upload, message],
-        concurrency_limit=4,
-        concurrency_id="documents",
-        api_visibility="private",
-    ).then(**refresh)
+    """Upload, delete, undo and restore, each indexed at once (as `qa add`, `qa delete` and
+    `qa restore` do), and Rebuild; each followed by a refresh of the lists."""
+    message, changed = docs["message"], docs["changed"]
+    editing = {"concurrency_limit": 4, "concurrency_id": "documents", "api_visibility": "private"}
+    # Waits for a build already running, then indexes; the rebuild queue runs one at a time.
+    indexing = {
+        "fn": changes.index_after,
+        "inputs": [changed, message],
+        "outputs": [message],
+        "concurrency_limit": 1,
+        "concurrency_id": "rebuild",
+        "api_visibility": "private",
+    }
+    for event in (
+        docs["upload"].upload(
+            changes.upload, [docs["upload"]], [docs["upload"], message, changed], **editing
+        ),
+        docs["delete"].click(
+            changes.delete,
+            [docs["doomed"]],
+            [message, docs["undo"], docs["undo_key"], changed],
+            **editing,
+        ),
+        docs["undo"].click(
+            changes.undo, [docs["undo_key"]], [message, docs["undo"], changed], **editing
+        ),
+        docs["restore"].click(
+            changes.restore, [docs["restorable"]], [message, docs["restorable"], changed], **editing
+        ),
+    ):
+        event.then(**refresh).then(**indexing).then(**refresh)
     # Step 1 runs at once (no limit) and refuses while a build runs; it also speeds up this
     # page's status timer (other pages notice the build at their next idle tick).
     started = docs["rebuild"].click(
-        actions.check_idle,
+        changes.check_idle,
         None,
         [timer],
         concurrency_limit=UNLIMITED,
@@ -221,28 +264,16 @@ def _wire_documents(
         show_progress="hidden",
     )
     started.success(
-        actions.rebuild,
+        changes.rebuild,
         None,
         [message],
         concurrency_limit=1,
         concurrency_id="rebuild",
         api_visibility="private",
     ).then(**refresh)
-    for button, act, picked in (
-        (docs["delete"], actions.delete, docs["doomed"]),
-        (docs["restore"], actions.restore, docs["restorable"]),
-    ):
-        button.click(
-            act,
-            [picked],
-            [message],
-            concurrency_limit=4,
-            concurrency_id="documents",
-            api_visibility="private",
-        ).then(**refresh)
 
 
-def _api(actions: Actions) -> None:
+def _api(actions: Actions, changes: DocumentActions) -> None:
     """Named endpoints for gradio_client; the chat's own events stay private."""
     gradio_api(actions.ask_api, api_name="ask", concurrency_limit=UNLIMITED)
     gradio_api(actions.status_api, api_name="status", concurrency_limit=UNLIMITED)
@@ -254,7 +285,7 @@ def _api(actions: Actions) -> None:
     result = gr.JSON(visible=False)
     trigger = gr.Button(visible=False)
     trigger.click(
-        actions.upload_api,
+        changes.upload_api,
         [files],
         [result],
         api_name="upload",
@@ -264,7 +295,11 @@ def _api(actions: Actions) -> None:
 
 
 def _wire_refresh(
-    actions: Actions, demo: gr.Blocks, ask: dict[str, Any], docs: dict[str, Any]
+    actions: Actions,
+    changes: DocumentActions,
+    demo: gr.Blocks,
+    ask: dict[str, Any],
+    docs: dict[str, Any],
 ) -> None:
     """Status, table and pickers: on load, on a timer (see Actions.tick), after every change."""
     outputs = [
@@ -275,10 +310,11 @@ def _wire_refresh(
         docs["doomed"],
         docs["restorable"],
         ask["examples"].dataset,
+        docs["sent"],
     ]
     refresh: dict[str, Any] = {
         "fn": actions.refresh,
-        "inputs": [ask["sources"], docs["doomed"], docs["restorable"]],
+        "inputs": [ask["sources"], docs["doomed"], docs["restorable"], docs["sent"]],
         "outputs": outputs,
         "api_visibility": "private",
         "concurrency_limit": UNLIMITED,
@@ -287,4 +323,4 @@ def _wire_refresh(
     demo.load(**refresh)
     timer = gr.Timer(BUSY_POLL)
     timer.tick(**{**refresh, "fn": actions.tick, "outputs": [*outputs, timer]})
-    _wire_documents(actions, docs, refresh, timer)
+    _wire_documents(changes, docs, refresh, timer)
