@@ -12,8 +12,10 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 import zlib
@@ -114,6 +116,11 @@ def text_pdf(*pages: str) -> bytes:
     return flate_pdf(list(range(len(pages))), [blank_stream(page, 0) for page in pages])
 
 
+def slow_pdf() -> bytes:
+    """30 MB of page content: seconds of parsing, with the unpack ratio raised."""
+    return flate_pdf([0], [blank_stream("Slow.", 30 * MIB)])
+
+
 def tiny_paragraphs_docx(paragraphs: int) -> bytes:
     """A .docx of one-letter paragraphs: little to zip, much to parse."""
     out = io.BytesIO()
@@ -191,7 +198,7 @@ def test_a_read_past_the_time_limit_is_killed_and_the_next_file_read(
     """30 MB of content within the (raised) unpack budget, which pypdf parses for seconds."""
     monkeypatch.setenv("QA_EXTRACT_SECONDS", "1")
     monkeypatch.setenv("QA_MAX_UNPACK_RATIO", "100000")
-    with_note(settings, "a-slow.pdf", flate_pdf([0], [blank_stream("Slow.", 30 * MIB)]))
+    with_note(settings, "a-slow.pdf", slow_pdf())
     (settings.docs / "b-fine.pdf").write_bytes(text_pdf("A normal page about the treaty."))
     started = time.perf_counter()
     code, report, err = index(capsys, settings)
@@ -428,3 +435,51 @@ def test_real_qa_index_skips_the_bombs_and_indexes_the_rest(settings: Settings) 
         "tags); the limit is 256 MB (QA_EXTRACT_MEMORY_MB)",
     ]
     assert [d.source for d in load(settings.index).documents] == ["note.txt"]
+
+
+def test_a_reader_killed_from_outside_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "a.pdf").write_bytes(text_pdf("First."))
+    (tmp_path / "b.pdf").write_bytes(text_pdf("Second."))
+    with Reader(Limits()) as reader:
+        assert reader.read(tmp_path / "a.pdf", root=tmp_path).text == "First."
+        child = reader._child
+        assert child is not None
+        child._proc.kill()  # idle: the next file is not blamed
+        child._proc.wait()
+        assert reader.read(tmp_path / "b.pdf", root=tmp_path).text == "Second."
+        assert reader._child is not child
+
+
+def test_a_reader_dying_mid_read_skips_that_file_only(tmp_path: Path) -> None:
+    (tmp_path / "slow.pdf").write_bytes(slow_pdf())
+    (tmp_path / "fine.pdf").write_bytes(text_pdf("Fine."))
+    with Reader(Limits(unpack_ratio=100_000)) as reader:
+        reader.read(tmp_path / "fine.pdf", root=tmp_path)
+        child = reader._child
+        assert child is not None
+        killer = threading.Timer(0.5, child._proc.kill)
+        killer.start()
+        with pytest.raises(DocumentError) as caught:
+            reader.read(tmp_path / "slow.pdf", root=tmp_path)
+        killer.join()
+        assert str(caught.value) == "the reader process failed (killed by SIGKILL: no message)"
+        assert reader.read(tmp_path / "fine.pdf", root=tmp_path).text == "Fine."
+
+
+def test_an_interrupted_read_kills_the_reader_at_once(tmp_path: Path) -> None:
+    """Ctrl-C (or a cancelled build) while a document is read: the child is killed, not waited
+    for, and none is left behind."""
+    (tmp_path / "slow.pdf").write_bytes(slow_pdf())
+    reader = Reader(Limits(unpack_ratio=100_000))
+    (tmp_path / "fine.pdf").write_bytes(text_pdf("Fine."))
+    reader.read(tmp_path / "fine.pdf", root=tmp_path)
+    child = reader._child
+    assert child is not None
+    interrupt = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    interrupt.start()
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt), reader:
+        reader.read(tmp_path / "slow.pdf", root=tmp_path)
+    interrupt.join()
+    assert time.perf_counter() - started < 2  # the read takes several seconds
+    assert child._proc.returncode == -signal.SIGKILL

@@ -61,7 +61,8 @@ class Reader:
         self.limits.check_size(size)
         if suffix in _PLAIN and size <= IN_PROCESS_BYTES:
             return read_document(path, root=root, limits=self.limits)
-        if self._child is None:
+        # A child that ended while idle (killed from outside) is replaced, not blamed on a file.
+        if self._child is None or not self._child.alive():
             self._child = _Child.start(self.limits.memory_bytes)
         try:
             return self._child.read(path, root, self.limits)
@@ -95,6 +96,7 @@ class _Child:
         self._log = log
         assert proc.stdin is not None and proc.stdout is not None
         self._stdin, self._stdout = proc.stdin, proc.stdout.fileno()
+        self._busy = False  # a request is out: stopping now must not wait for the reply
 
     @classmethod
     def start(cls, memory_bytes: int) -> _Child:
@@ -103,9 +105,15 @@ class _Child:
         log = tempfile.TemporaryFile()  # noqa: SIM115
         # -I: no PYTHON* variables, no user site, no current folder on the path.
         args = [sys.executable, "-I", "-c", _BOOT, package_parent, str(memory_bytes)]
-        proc = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, bufsize=0
-        )
+        try:
+            proc = subprocess.Popen(
+                args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, bufsize=0
+            )
+        except OSError as exc:
+            log.close()
+            raise QaError(
+                f"Cannot start the document reader process {sys.executable}: {exc.strerror}."
+            ) from None
         child = cls(proc, log)
         try:
             header, _ = child._receive(time.monotonic() + _START_SECONDS)
@@ -119,11 +127,16 @@ class _Child:
         assert header.get("ready") is True
         return child
 
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
     def read(self, path: Path, root: Path, limits: Limits) -> Document:
         request = {"path": str(path), "root": str(root), "limits": limits.as_dict()}
         try:
+            self._busy = True
             self._stdin.write(json.dumps(request).encode() + b"\n")
             header, body = self._receive(time.monotonic() + limits.seconds)
+            self._busy = False
         except (_Silent, BrokenPipeError) as exc:
             why = self._why(exc, limits)
             self._end()
@@ -145,11 +158,13 @@ class _Child:
         return f"the reader process failed ({how}: {last})"
 
     def stop(self) -> None:
-        try:
-            self._stdin.close()  # the child's loop ends at end of input
-            self._proc.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            pass
+        """Let an idle child end on its own; kill one still reading (the build was stopped)."""
+        if not self._busy:
+            try:
+                self._stdin.close()  # the child's loop ends at end of input
+                self._proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
         self._end()
 
     def _end(self) -> None:
