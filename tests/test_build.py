@@ -85,7 +85,9 @@ def counts(settings: Settings, names: Sequence[str]) -> tuple[int, int]:
 
 def report_json(report: BuildReport) -> dict[str, Any]:
     out = report.as_json()
-    assert isinstance(out.pop("seconds"), float)
+    seconds, read_seconds = out.pop("seconds"), out.pop("read_seconds")
+    assert isinstance(seconds, float) and isinstance(read_seconds, float)
+    assert 0 <= read_seconds <= seconds
     assert isinstance(out.pop("waited"), float)
     return out
 
@@ -661,8 +663,8 @@ def test_huge_text_file_bounded_memory(settings: Settings) -> None:
     target = HUGE_MB * 1024 * 1024
     with (settings.docs / "huge.txt").open("w", encoding="utf-8") as handle:
         size = part = 0
-        while size < target:
-            text = f"Part {part}\n\n{block}\n\n"
+        # Up to the target, not past it: the target is also the default file size limit.
+        while size + len((text := f"Part {part}\n\n{block}\n\n").encode()) <= target:
             handle.write(text)
             size += len(text.encode())
             part += 1

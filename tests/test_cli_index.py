@@ -28,7 +28,7 @@ SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEED_NAMES = sorted(p.name for p in SEEDS.iterdir())
 JSON_KEYS = {
     "documents", "added", "changed", "removed", "skipped", "skip_reasons", "passages",
-    "embedded", "seconds", "built", "warnings", "waited",
+    "embedded", "seconds", "read_seconds", "built", "warnings", "waited",
 }  # fmt: skip
 
 
@@ -65,7 +65,7 @@ def index_args(settings: Settings, *extra: str) -> list[str | Path]:
 def summary_pattern(settings: Settings, state: str, counts: str) -> str:
     return (
         rf"Index {re.escape(str(settings.index))} {state}: {counts}; "
-        r"embedded \d+ passages in \d+\.\d\d s\."
+        r"read in \d+\.\d\d s, embedded \d+ passages in \d+\.\d\d s\."
     )
 
 
@@ -80,7 +80,7 @@ def test_index_json(
     assert set(report) == JSON_KEYS
     index = load(seeded.index)
     passages = len(index.passages)
-    assert {k: v for k, v in report.items() if k not in ("seconds", "waited")} == {
+    assert {k: v for k, v in report.items() if k not in {"seconds", "read_seconds", "waited"}} == {
         "documents": 3,
         "added": SEED_NAMES,
         "changed": [],
@@ -93,6 +93,8 @@ def test_index_json(
         "warnings": [],
     }
     assert isinstance(report["seconds"], float) and report["seconds"] >= 0
+    assert isinstance(report["read_seconds"], float)
+    assert 0 <= report["read_seconds"] <= report["seconds"]
     assert isinstance(report["waited"], float) and 0 <= report["waited"] < 0.1  # nothing held it
     assert re.fullmatch(
         summary_pattern(
@@ -101,7 +103,11 @@ def test_index_json(
         ),
         out[0],
     )  # fmt: skip
-    assert out[0].endswith(f"embedded {passages} passages in {report['seconds']:.2f} s.")
+    embedding = report["seconds"] - report["read_seconds"]
+    assert out[0].endswith(
+        f"read in {report['read_seconds']:.2f} s, embedded {passages} passages in "
+        f"{embedding:.2f} s."
+    )
     assert len(fake_model) == 1 and fake_model[0].docs == seeded.docs
 
 
@@ -140,7 +146,8 @@ def test_summary_counts_one_of_a_kind_in_the_singular(
     assert code == 0
     assert re.fullmatch(
         rf"Index {re.escape(str(settings.index))} updated: 1 document, 1 passage \(1 added, "
-        r"0 changed, 0 removed, 0 skipped\); embedded 1 passage in \d+\.\d\d s\.",
+        r"0 changed, 0 removed, 0 skipped\); read in \d+\.\d\d s, embedded 1 passage in "
+        r"\d+\.\d\d s\.",
         out[0],
     )
 

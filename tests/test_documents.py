@@ -24,6 +24,7 @@ from qa.documents import (
     read_document,
 )
 from qa.errors import DocsFolderError, DocumentError
+from qa.limits import Limits
 
 
 def write(root: Path, relative: str, data: bytes | str) -> Path:
@@ -421,15 +422,20 @@ def test_docx_that_is_not_a_word_file(tmp_path: Path) -> None:
 def test_docx_that_unpacks_too_large_is_refused_before_parsing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(word, "MAX_UNPACKED_BYTES", 1024 * 1024)
     document = docx.Document()
     document.add_paragraph("again " * 200_000)  # 1.2 MB of XML, a few KB zipped
     out = io.BytesIO()
     document.save(out)
     assert len(out.getvalue()) < 100_000
-    assert (
-        reason(tmp_path, "bomb.docx", out.getvalue()) == "Word document unpacks to more than 1 MB"
-    )
+
+    def parse(*args: object) -> None:
+        raise AssertionError("parsed")
+
+    monkeypatch.setattr(word.docx, "Document", parse)
+    path = write(tmp_path, "bomb.docx", out.getvalue())
+    with pytest.raises(DocumentError) as caught:
+        read_document(path, root=tmp_path, limits=Limits(unpacked_bytes=1024 * 1024))
+    assert str(caught.value) == "Word document unpacks to more than 1 MB (QA_MAX_UNPACKED_MB)"
 
 
 # --------------------------------------------------------------------------- hashing

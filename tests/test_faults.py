@@ -26,6 +26,7 @@ from qa.build import BuildReport, build_index
 from qa.documents import read_document
 from qa.errors import DocumentError, IndexMissingError, QaError
 from qa.index import Index, load
+from qa.sandbox import Reader
 from qa.settings import Settings
 from qa.store import CURRENT, BuildWriter
 
@@ -435,14 +436,14 @@ def test_document_deleted_between_scan_and_read(
     seeded: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     victim = seeded.docs / SEED_NAMES[0]
-    real_read = qa.build.read_document
+    real_read = Reader.read
 
-    def read(path: Path, *, root: Path) -> Any:
+    def read(self: Reader, path: Path, *, root: Path) -> Any:
         if path == victim:
             path.unlink()
-        return real_read(path, root=root)
+        return real_read(self, path, root=root)
 
-    monkeypatch.setattr(qa.build, "read_document", read)
+    monkeypatch.setattr(Reader, "read", read)
     report = build(seeded)
     assert report.added == SEED_NAMES[1:]
     assert report.as_json()["skip_reasons"] == {
@@ -481,14 +482,14 @@ def test_document_rewritten_between_scan_and_read(
 ) -> None:
     """The index holds what was actually read, with that content's hash; nothing is redone."""
     victim = seeded.docs / SEED_NAMES[0]
-    real_read = qa.build.read_document
+    real_read = Reader.read
 
-    def read(path: Path, *, root: Path) -> Any:
+    def read(self: Reader, path: Path, *, root: Path) -> Any:
         if path == victim:
             path.write_text("Rewritten while the build was running.\n")
-        return real_read(path, root=root)
+        return real_read(self, path, root=root)
 
-    monkeypatch.setattr(qa.build, "read_document", read)
+    monkeypatch.setattr(Reader, "read", read)
     build(seeded)
     monkeypatch.undo()
     entry = load(seeded.index).document(SEED_NAMES[0])
@@ -502,15 +503,15 @@ def test_document_rewritten_after_read_is_picked_up_next_time(
     seeded: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     victim = seeded.docs / SEED_NAMES[0]
-    real_read = qa.build.read_document
+    real_read = Reader.read
 
-    def read(path: Path, *, root: Path) -> Any:
-        document = real_read(path, root=root)
+    def read(self: Reader, path: Path, *, root: Path) -> Any:
+        document = real_read(self, path, root=root)
         if path == victim:
             path.write_text("Rewritten just after the build read it.\n")
         return document
 
-    monkeypatch.setattr(qa.build, "read_document", read)
+    monkeypatch.setattr(Reader, "read", read)
     build(seeded)
     monkeypatch.undo()
     assert load(seeded.index).document(SEED_NAMES[0]).text.startswith("OPINION")  # type: ignore[union-attr]
@@ -527,16 +528,16 @@ def test_skipped_document_fixed_right_after_read_is_picked_up_next_time(
     """A bad file fixed while the build runs must not stay 'skipped, unchanged' forever."""
     victim = seeded.docs / "late.txt"
     victim.write_bytes(b"")
-    real_read = qa.build.read_document
+    real_read = Reader.read
 
-    def read(path: Path, *, root: Path) -> Any:
+    def read(self: Reader, path: Path, *, root: Path) -> Any:
         try:
-            return real_read(path, root=root)
+            return real_read(self, path, root=root)
         finally:
             if path == victim:
                 path.write_text("Saved with text a moment after the build read it empty.\n")
 
-    monkeypatch.setattr(qa.build, "read_document", read)
+    monkeypatch.setattr(Reader, "read", read)
     first = build(seeded)
     assert first.as_json()["skip_reasons"] == {"late.txt": "empty file"}
     monkeypatch.undo()
@@ -549,14 +550,14 @@ def test_document_becomes_unreadable_mid_build(
     seeded: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     victim = seeded.docs / SEED_NAMES[2]
-    real_read = qa.build.read_document
+    real_read = Reader.read
 
-    def read(path: Path, *, root: Path) -> Any:
+    def read(self: Reader, path: Path, *, root: Path) -> Any:
         if path == victim:
             raise DocumentError("cannot read: Input/output error")
-        return real_read(path, root=root)
+        return real_read(self, path, root=root)
 
-    monkeypatch.setattr(qa.build, "read_document", read)
+    monkeypatch.setattr(Reader, "read", read)
     report = build(seeded)
     assert report.added == SEED_NAMES[:2]
     assert report.as_json()["skip_reasons"] == {SEED_NAMES[2]: "cannot read: Input/output error"}

@@ -21,20 +21,15 @@ import filelock
 import numpy as np
 
 from qa.chunking import ChunkParams, Chunks, chunk
-from qa.documents import (
-    TYPES_IN_WORDS,
-    Document,
-    Skipped,
-    discover,
-    hash_file,
-    read_document,
-)
+from qa.documents import TYPES_IN_WORDS, Document, Skipped, discover, hash_file
 from qa.embedding import Embedder, load_embedder, model_name
 from qa.errors import DocsFolderError, DocumentError, IndexBusyError, IndexVersionError, QaError
 from qa.index import DocumentEntry, Index, load, save
 from qa.keyword import KeywordIndex
+from qa.limits import MIB, Limits, mb
 from qa.names import NOT_UTF8, shown, utf8_name
 from qa.neighbours import TermVectors, build_term_vectors
+from qa.sandbox import Reader
 from qa.settings import Settings
 from qa.store import FORMAT_VERSION, BuildWriter, listed_sources, remove_leftovers
 from qa.tokens import token_counter
@@ -42,8 +37,10 @@ from qa.vectors import VectorIndex
 from qa.wording import counted
 
 ProgressFn = Callable[[str, int, int], None]  # (stage, done, total)
+READ_STAGE = "Reading documents"
 EMBED_STAGE = "Embedding passages"
 WORDS_STAGE = "Embedding new words"
+LARGE_FILE_BYTES = 4 * MIB  # named in the progress before it is read: it may take a while
 
 
 @dataclass(frozen=True)
@@ -58,6 +55,7 @@ class BuildReport:
     seconds: float
     built: bool  # False when nothing changed and the live build was kept
     warnings: list[str] = field(default_factory=list)
+    read_seconds: float = 0.0  # of `seconds`, reading documents (the rest: chunking, embedding)
     waited: float = 0.0  # seconds spent waiting for another build's lock, not in `seconds`
 
     def as_json(self) -> dict[str, Any]:
@@ -71,6 +69,7 @@ class BuildReport:
             "passages": self.passages,
             "embedded": self.embedded,
             "seconds": round(self.seconds, 3),
+            "read_seconds": round(self.read_seconds, 3),
             "built": self.built,
             "warnings": self.warnings,
             "waited": round(self.waited, 3),
@@ -94,6 +93,7 @@ class _Plan:
     removed: list[str]
     skipped: list[Skipped]  # unchanged files that were skipped last time too
     forget_skips: bool = False  # a file skipped last time is gone: the manifest must say so
+    read_seconds: float = 0.0
     # Names no UTF-8 store can hold: reported on every build, never written to the manifest.
     unnamable: list[Skipped] = field(default_factory=list)
 
@@ -125,7 +125,9 @@ def build_index(
             remove_leftovers(settings.index)  # of a build killed earlier
             report = _report(plan.keep.values(), plan, 0, started, built=False, warnings=warnings)
             return replace(report, waited=started - asked)
-        documents, skipped = _read(plan.read, settings.docs, progress)
+        reading, limits = time.perf_counter(), Limits.from_settings(settings)
+        documents, skipped = _read(plan.read, settings.docs, limits, progress)
+        plan.read_seconds = time.perf_counter() - reading
         plan.skipped.extend(skipped)
         factory = _once(embedder_factory or (lambda: load_embedder(settings)))
         index, embedded = _assemble(settings, plan, documents, factory, progress)
@@ -227,17 +229,30 @@ def _plan(found: list[_Found], previous: Index | None, known: set[str]) -> _Plan
 
 
 def _read(
-    items: list[_Found], docs: Path, progress: ProgressFn | None
+    items: list[_Found], docs: Path, limits: Limits, progress: ProgressFn | None
 ) -> tuple[list[Document], list[Skipped]]:
+    """Every item within the limits (see qa.sandbox); one that breaks them is skipped."""
     documents, skipped = [], []
-    for done, item in enumerate(items, 1):
-        try:
-            documents.append(read_document(item.path, root=docs))
-        except DocumentError as exc:
-            skipped.append(Skipped(item.source, str(exc)))
-        if progress:
-            progress("Reading documents", done, len(items))
+    with Reader(limits) as reader:
+        for done, item in enumerate(items, 1):
+            if progress:
+                _announce_large(item, progress)
+            try:
+                documents.append(reader.read(item.path, root=docs))
+            except DocumentError as exc:
+                skipped.append(Skipped(item.source, str(exc)))
+            if progress:
+                progress(READ_STAGE, done, len(items))
     return documents, skipped
+
+
+def _announce_large(item: _Found, progress: ProgressFn) -> None:
+    try:
+        size = item.path.stat().st_size
+    except OSError:
+        return
+    if size >= LARGE_FILE_BYTES:
+        progress(f"Reading {item.source} ({mb(size)})", 0, 0)
 
 
 def _assemble(
@@ -515,4 +530,5 @@ def _report(
         seconds=time.perf_counter() - started,
         built=built,
         warnings=warnings,
+        read_seconds=plan.read_seconds,
     )

@@ -223,13 +223,14 @@ def _cut(
 
 
 def _sections(text: str, units: list[_Unit]) -> Iterator[tuple[str, list[_Unit]]]:
-    heading, section = "", list[_Unit]()
+    heading, section, has_body = "", list[_Unit](), False
     for unit in units:
         if unit.is_heading:
-            if any(not u.is_heading for u in section):
+            if has_body:  # a flag, not a scan: a text of many short lines is all headings
                 yield heading, section
-                section = []
+                section, has_body = [], False
             heading = text[unit.start : unit.end]  # of stacked headings, the nearest one rules
+        has_body = has_body or not unit.is_heading
         section.append(unit)
     if section:
         yield heading, section
@@ -243,30 +244,45 @@ def _pack(units: list[_Unit], budget: int, overlap: int, heading: str) -> Iterat
     """
     leading = list(itertools.takewhile(lambda u: u.is_heading, units))
     heading_tokens = leading[-1].tokens if heading and leading else 0
-
-    def size(group: list[_Unit]) -> int:
-        total = sum(u.tokens for u in group)
-        return total - heading_tokens if group and group[0].is_heading else total
-
-    current: list[_Unit] = []
+    # Running totals, not sums over the group: a group of headings only is never cut, and a
+    # text of many short lines (all headings) would make every check cost the whole text.
+    current = _Group(heading_tokens)
     for paragraph in _by_paragraph(units):
-        if size(current + paragraph) <= budget:
+        if current.size_with(paragraph) <= budget:
             current.extend(paragraph)
             continue
-        if current and not all(u.is_heading for u in current):
-            yield current
-            current = []
+        if current.units and current.has_body:
+            yield current.units
+            current = _Group(heading_tokens)
         for unit in paragraph:
-            if (
-                current
-                and size([*current, unit]) > budget
-                and not all(u.is_heading for u in current)
-            ):
-                yield current
-                current = _overlap(current, unit, budget, overlap)
-            current.append(unit)
-    if current:
-        yield current
+            if current.units and current.size_with([unit]) > budget and current.has_body:
+                yield current.units
+                current = _Group(heading_tokens, _overlap(current.units, unit, budget, overlap))
+            current.extend([unit])
+    if current.units:
+        yield current.units
+
+
+class _Group:
+    """A passage being packed: its units, their token total, whether any is body text."""
+
+    def __init__(self, heading_tokens: int, units: list[_Unit] | None = None) -> None:
+        self.heading_tokens = heading_tokens
+        self.units: list[_Unit] = []
+        self.tokens = 0
+        self.has_body = False
+        self.extend(units or [])
+
+    def extend(self, units: list[_Unit]) -> None:
+        self.units.extend(units)
+        self.tokens += sum(u.tokens for u in units)
+        self.has_body = self.has_body or any(not u.is_heading for u in units)
+
+    def size_with(self, more: list[_Unit]) -> int:
+        """Tokens of the group with `more` added; a leading heading costs nothing here."""
+        first = self.units[0] if self.units else more[0] if more else None
+        total = self.tokens + sum(u.tokens for u in more)
+        return total - self.heading_tokens if first is not None and first.is_heading else total
 
 
 def _by_paragraph(units: list[_Unit]) -> Iterator[list[_Unit]]:

@@ -125,6 +125,7 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
     """Copy the files (a folder: the documents in it) under names that replace nothing, refuse
     what could not be indexed, then update the index; exit 1 when anything was refused."""
     from qa.folder import Incoming, add_files
+    from qa.limits import Limits
 
     incoming = [Incoming(path.name, path, str(path)) for path in _expand(args.paths)]
     if settings.docs.exists() and not settings.docs.is_dir():
@@ -135,7 +136,10 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
         raise DocsFolderError(
             f"Cannot create the documents folder {settings.docs}: {exc.strerror}."
         ) from None
-    result = add_files(settings.docs, incoming, max_bytes=sys.maxsize)
+    # No size limit of its own: the documents' limits (QA_MAX_FILE_MB and the rest) apply.
+    result = add_files(
+        settings.docs, incoming, max_bytes=sys.maxsize, limits=Limits.from_settings(settings)
+    )
     for name in result.added:
         print(f"Added {shown(str(settings.docs / name))}")
     for name, reason in result.refused:
@@ -195,11 +199,13 @@ def _summary(report: dict[str, Any], settings: Settings) -> str:
         f"{len(report[key])} {key}" for key in ("added", "changed", "removed", "skipped")
     )
     state = "updated" if report["built"] else "already up to date"
+    # Reading and embedding timed apart: a slow document must not pass for a slow model.
+    embedding = max(0.0, report["seconds"] - report["read_seconds"])
     return (
         f"Index {settings.index} {state}: {counted(report['documents'], 'document')}, "
-        f"{counted(report['passages'], 'passage')} ({counts}); embedded "
-        f"{counted(report['embedded'], 'passage')} "
-        f"in {report['seconds']:.2f} s{_waited(report['waited'])}."
+        f"{counted(report['passages'], 'passage')} ({counts}); read in "
+        f"{report['read_seconds']:.2f} s, embedded {counted(report['embedded'], 'passage')} "
+        f"in {embedding:.2f} s{_waited(report['waited'])}."
     )
 
 
@@ -217,12 +223,18 @@ class _ProgressBar:
         self._bars: dict[str, Any] = {}
 
     def update(self, stage: str, done: int, total: int) -> None:
-        if total == 0:  # a stage without steps (waiting for a lock): one line, terminal or not
+        # A message, not a bar ("Reading big.pdf (40.0 MB)", "Waiting for another build"):
+        # one line, terminal or not, since minutes can pass before anything else is printed.
+        if total == 0 and not self._enabled:
             print(stage + "…", file=self._stream)
             return
         if not self._enabled:
             return
         from tqdm import tqdm
+
+        if total == 0:
+            tqdm.write(stage + "…", file=self._stream)
+            return
 
         bar = self._bars.get(stage)
         if bar is None:

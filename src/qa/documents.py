@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import codecs
 import hashlib
-import io
 import os
 import re
 import warnings
@@ -20,10 +19,9 @@ from pathlib import Path
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning, XMLParsedAsHTMLWarning
 from bs4.dammit import EncodingDetector
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
-from pypdf import PdfReader
-from pypdf.errors import DependencyError
 
 from qa.errors import DocsFolderError, DocumentError
+from qa.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -175,19 +173,38 @@ def hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_document(path: Path, *, root: Path) -> Document:
-    """Read `path` and extract its text; DocumentError(reason) means: skip it with that reason."""
-    suffix = path.suffix.lower()
-    extract = _EXTRACTORS.get(suffix)
-    if extract is None:
+def read_document(path: Path, *, root: Path, limits: Limits = DEFAULT_LIMITS) -> Document:
+    """Read `path` and extract its text; DocumentError(reason) means: skip it with that reason.
+
+    In this process the limits on bytes hold, but memory and time are bounded only in a reader
+    process (qa.sandbox, which builds and uploads go through).
+    """
+    if path.suffix.lower() not in _EXTRACTORS:
         raise DocumentError(unsupported_type(path))
+    return _document_from(path, root=root, data=_read_capped(path, limits), limits=limits)
+
+
+def _read_capped(path: Path, limits: Limits) -> bytes:
+    """The file's bytes; DocumentError when it cannot be read or is over the size limit (read
+    up to one byte past the limit, so a file growing meanwhile cannot make the read unbounded)."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            limits.check_size(os.fstat(handle.fileno()).st_size)
+            data = handle.read(limits.file_bytes + 1)
     except OSError as exc:
         raise DocumentError(_cannot_read(exc)) from exc
+    limits.check_size(len(data))
+    return data
+
+
+def _document_from(path: Path, *, root: Path, data: bytes, limits: Limits) -> Document:
+    """The Document of `path`, whose bytes are `data`."""
+    extract = _EXTRACTORS.get(path.suffix.lower())
+    if extract is None:
+        raise DocumentError(unsupported_type(path))
     if not data or data.isspace():
         raise DocumentError("empty file")
-    extracted = extract(data)
+    extracted = extract(data, limits)
     return Document(
         source=_source(path, root),
         text=extracted.text,
@@ -230,7 +247,7 @@ _BOMS: tuple[tuple[bytes, str, str], ...] = (
 )
 
 
-def _plain(data: bytes) -> _Extracted:
+def _plain(data: bytes, limits: Limits) -> _Extracted:
     text, warning = _decode(data)
     if not text or text.isspace():
         raise DocumentError("empty file")
@@ -283,9 +300,16 @@ _CELLS = frozenset({"td", "th"})
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 
 
-def _html(data: bytes) -> _Extracted:
+# bs4's tree costs 0.6 to 1 KB per tag (measured: a page of 2.5 million tags took 3 GB); a page
+# whose tags alone surely need more than the memory limit is refused before it is parsed.
+_BYTES_PER_TAG = 512
+
+
+def _html(data: bytes, limits: Limits) -> _Extracted:
     if b"\x00" in data and not any(data.startswith(bom) for bom, _, _ in _BOMS):
         raise DocumentError("binary file")
+    tags = data.count(b"<")
+    limits.check_memory_estimate(tags * _BYTES_PER_TAG, f"{tags:,} tags")
     markup, warning = _html_decode(data)
     text = _visible_text(BeautifulSoup(markup, "html.parser"))
     if not text:
@@ -420,69 +444,23 @@ def _pre_block(raw: str) -> str:
     return "\n".join(lines[start:end])
 
 
-# --------------------------------------------------------------------------- PDF
-
-_PAGE_SEPARATOR = "\n\n"
+# --------------------------------------------------------------------------- PDF, Word
 
 
-def _pdf(data: bytes) -> _Extracted:
-    reader = _open_pdf(data)
-    texts, failed = _page_texts(reader)
-    if all(not text or text.isspace() for text in texts):
-        raise DocumentError("PDF has no extractable text")
-    starts, offset = [], 0
-    for text in texts:
-        starts.append(offset)
-        offset += len(text) + len(_PAGE_SEPARATOR)
-    pages = "page" if len(failed) == 1 else "pages"
-    listed = ", ".join(map(str, failed))
-    warning = f"text of {pages} {listed} could not be extracted" if failed else None
-    return _Extracted(_PAGE_SEPARATOR.join(texts), tuple(starts), warning)
+def _pdf(data: bytes, limits: Limits) -> _Extracted:
+    from qa.pdf import pdf_text
+
+    found = pdf_text(data, limits)
+    return _Extracted(found.text, found.pages, found.warning)
 
 
-def _open_pdf(data: bytes) -> PdfReader:
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        # Many PDFs are encrypted only to set permissions and open with the empty password.
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentError("cannot read PDF: password protected")
-        len(reader.pages)  # parses the page tree now, so a broken one is reported here
-    except DocumentError:
-        raise
-    except DependencyError as exc:
-        raise DocumentError("cannot read PDF: encrypted (decrypting needs 'cryptography')") from exc
-    # pypdf raises a wide range of exception types on malformed input; any of them means "skip".
-    except Exception as exc:
-        raise DocumentError(f"cannot read PDF: {_short(exc)}") from exc
-    return reader
-
-
-def _page_texts(reader: PdfReader) -> tuple[list[str], list[int]]:
-    """Text of every page (empty when extraction fails) and the 1-based numbers of failed pages."""
-    texts: list[str] = []
-    failed: list[int] = []
-    for number, page in enumerate(reader.pages, start=1):
-        try:
-            texts.append(_normalise_newlines(page.extract_text()))
-        except Exception:  # one damaged page should not cost the rest of the document
-            texts.append("")
-            failed.append(number)
-    return texts, failed
-
-
-def _short(exc: Exception) -> str:
-    message = str(exc).strip().splitlines()
-    text = message[0] if message else type(exc).__name__
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-def _docx(data: bytes) -> _Extracted:
+def _docx(data: bytes, limits: Limits) -> _Extracted:
     from qa.word import docx_text  # python-docx loads in 0.14 s: only when a .docx is read
 
-    return _Extracted(docx_text(data))
+    return _Extracted(docx_text(data, limits))
 
 
-_EXTRACTORS: dict[str, Callable[[bytes], _Extracted]] = {
+_EXTRACTORS: dict[str, Callable[[bytes, Limits], _Extracted]] = {
     ".txt": _plain,
     ".md": _plain,
     ".html": _html,

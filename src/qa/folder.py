@@ -20,15 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.documents import (
-    SUPPORTED_SUFFIXES,
-    discover,
-    hash_file,
-    read_document,
-    unsupported_type,
-)
+from qa.documents import SUPPORTED_SUFFIXES, discover, hash_file, unsupported_type
 from qa.errors import DocsFolderError, DocumentError, QaError
+from qa.limits import Limits
 from qa.names import NOT_UTF8, utf8_name
+from qa.sandbox import Reader
 
 if TYPE_CHECKING:
     from qa.index import DocumentEntry, Index
@@ -86,29 +82,44 @@ def clean_name(raw: str) -> str:
     return stem[:MAX_NAME_CHARS].rstrip(" .") + suffix.lower()
 
 
-def save_uploads(docs: Path, files: Sequence[Incoming], *, max_bytes: int) -> UploadResult:
+def save_uploads(
+    docs: Path, files: Sequence[Incoming], *, max_bytes: int, limits: Limits | None = None
+) -> UploadResult:
     """Check and copy at most MAX_FILES files into `docs` (one upload from the page)."""
     if len(files) > MAX_FILES:
         reason = f"at most {MAX_FILES} files per upload ({len(files)} were sent)"
         return UploadResult(refused=[(f.label or f.name, reason) for f in files])
-    return add_files(docs, files, max_bytes=max_bytes)
+    return add_files(docs, files, max_bytes=max_bytes, limits=limits)
 
 
-def add_files(docs: Path, files: Sequence[Incoming], *, max_bytes: int) -> UploadResult:
-    """Check and copy each file into `docs`; the caller serialises calls (one lock)."""
+def add_files(
+    docs: Path, files: Sequence[Incoming], *, max_bytes: int, limits: Limits | None = None
+) -> UploadResult:
+    """Check and copy each file into `docs`; the caller serialises calls (one lock).
+
+    Each file is read as the index build will read it, within `limits` (None: those the QA_*
+    variables set), in a reader process: a hostile file costs this process nothing.
+    """
     result = UploadResult()
     if not docs.is_dir():
         raise DocsFolderError(f"The documents folder {docs} does not exist.")
     known = content_index(docs)
-    for item in files:
-        try:
-            target, digest = _save_one(docs, item, known, max_bytes)
-        except Refused as exc:
-            result.refused.append((item.label or item.name, str(exc)))
-            continue
-        known[digest] = target.name  # a second copy in the same upload is a duplicate too
-        result.added.append(target.name)
+    with Reader(limits or _limits_from_env()) as reader:
+        for item in files:
+            try:
+                target, digest = _save_one(docs, item, known, max_bytes, reader)
+            except Refused as exc:
+                result.refused.append((item.label or item.name, str(exc)))
+                continue
+            known[digest] = target.name  # a second copy in the same upload is a duplicate too
+            result.added.append(target.name)
     return result
+
+
+def _limits_from_env() -> Limits:
+    from qa.settings import Settings
+
+    return Limits.from_settings(Settings.from_env())
 
 
 def content_index(docs: Path) -> dict[str, str]:
@@ -123,7 +134,7 @@ def content_index(docs: Path) -> dict[str, str]:
 
 
 def _save_one(
-    docs: Path, item: Incoming, known: dict[str, str], max_bytes: int
+    docs: Path, item: Incoming, known: dict[str, str], max_bytes: int, reader: Reader
 ) -> tuple[Path, str]:
     name = clean_name(item.name)
     if not item.path.is_file():
@@ -138,21 +149,22 @@ def _save_one(
     existing = known.get(digest)
     if existing is not None:
         raise Refused(f"same content as the existing document {existing}")
-    _check_readable(item.path, Path(name).suffix)
+    _check_readable(item.path, Path(name).suffix, reader)
     try:
         return _place(docs, item.path, name), digest
     except OSError as exc:  # the folder is read-only or full
         raise Refused(f"cannot be copied into {docs} ({exc.strerror})") from None
 
 
-def _check_readable(path: Path, suffix: str) -> None:
-    """Refuse now what the index build would skip later (binary, empty, unreadable PDF)."""
+def _check_readable(path: Path, suffix: str, reader: Reader) -> None:
+    """Refuse now what the index build would skip later (binary, empty, unreadable PDF, over a
+    limit)."""
     probe = path
     if path.suffix.lower() != suffix:  # the extractor is chosen by suffix
         probe = path.with_name(f"probe-{uuid.uuid4().hex}{suffix}")
         shutil.copyfile(path, probe)
     try:
-        read_document(probe, root=probe.parent)
+        reader.read(probe, root=probe.parent)
     except DocumentError as exc:
         raise Refused(f"cannot be indexed: {exc}") from None
     finally:

@@ -36,6 +36,12 @@ class Settings:
     port: int = 7860
     auth: str | None = None  # "user:pass,user2:pass2" or a path to a file of such lines
     max_upload_mb: int = 50
+    # What reading one document may cost (see qa.limits): a file over a limit is skipped.
+    max_file_mb: int = 50  # on disk, for files in the folder and `qa add`
+    extract_seconds: int = 60
+    extract_memory_mb: int = 1024  # the reader process's address space
+    max_unpacked_mb: int = 500  # PDF content streams, a .docx's XML
+    max_unpack_ratio: int = 200  # ... and at most this many times the file's size
 
     @property
     def model_path(self) -> Path:
@@ -65,10 +71,32 @@ class Settings:
             raise ValueError(f"chunk_tokens must be at least 16, not {self.chunk_tokens}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, not {self.top_k}")
+        for name, least in _AT_LEAST.items():
+            value = getattr(self, name)
+            if value < least:
+                raise ValueError(f"QA_{name.upper()} must be at least {least}, not {value}")
+
+
+# Below these a limit would refuse ordinary documents, or keep the reader process from starting
+# (Python with the parsers loaded takes about 60 MB of address space).
+_AT_LEAST = {
+    "max_file_mb": 1,
+    "extract_seconds": 1,
+    "extract_memory_mb": 256,
+    "max_unpacked_mb": 1,
+    "max_unpack_ratio": 1,
+}
 
 
 _PATHS = {"docs", "index", "model", "cache"}
-_INTS = {"top_k", "port", "max_upload_mb", "chunk_tokens", "chunk_overlap"}
+_INTS = {
+    "top_k",
+    "port",
+    "max_upload_mb",
+    "chunk_tokens",
+    "chunk_overlap",
+    *_AT_LEAST,
+}
 
 
 def _parse(name: str, raw: str) -> Any:

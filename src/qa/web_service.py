@@ -37,6 +37,7 @@ from qa.folder import (
     trashed,
 )
 from qa.index import DocumentEntry, Index, load
+from qa.limits import Limits
 from qa.settings import Settings
 from qa.store import live_build_name
 from qa.web_render import passage_digest
@@ -333,7 +334,12 @@ class Service:
         max_bytes = self.settings.max_upload_mb * MIB
         with self._docs_lock:
             self.settings.docs.mkdir(parents=True, exist_ok=True)
-            return save_uploads(self.settings.docs, files, max_bytes=max_bytes)
+            return save_uploads(
+                self.settings.docs,
+                files,
+                max_bytes=max_bytes,
+                limits=Limits.from_settings(self.settings),
+            )
 
     def delete(self, source: str) -> Path:
         """Where the document went (see folder.TRASH)."""

@@ -16,20 +16,27 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from qa.errors import DocumentError
+from qa.limits import Limits, mb
 
-# A .docx is a zip: its XML can unpack to far more than the file's size. Refuse before parsing
-# what no real document reaches (a 1,000-page report unpacks to a few tens of MB).
-MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 _BODY = "word/document.xml"
+# python-docx's tree of the body costs 8x the XML's size for ordinary paragraphs and 18x for a
+# flood of tiny ones (measured); a body that surely needs more than the memory limit is refused
+# before parsing, and the reader process's memory limit catches the rest.
+_PARSE_COST = 8
 
 
-def docx_text(data: bytes) -> str:
-    """The body text of a .docx file; DocumentError says why when there is none to read."""
-    _check_unpacked_size(data)
+def docx_text(data: bytes, limits: Limits) -> str:
+    """The body text of a .docx file; DocumentError says why when there is none to read, or
+    which limit it is over. A .docx is a zip: its XML can unpack to far more than the file."""
+    _check_unpacked_size(data, limits)
     try:
         document = docx.Document(io.BytesIO(data))
         blocks = [_block_text(block) for block in document.iter_inner_content()]
+    except MemoryError:
+        raise
     except Exception as exc:  # python-docx and lxml raise many types for one broken file
+        if _out_of_memory(exc):
+            raise MemoryError from exc
         raise DocumentError(f"not a readable Word document ({_short(exc)})") from None
     text = "\n\n".join(block for block in blocks if block.strip())
     if not text:
@@ -37,18 +44,28 @@ def docx_text(data: bytes) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _check_unpacked_size(data: bytes) -> None:
+def _check_unpacked_size(data: bytes, limits: Limits) -> None:
+    """From the zip's directory, before anything is unpacked. Its sizes are binding: zipfile
+    stops at the declared size (and then fails the CRC check) whatever the data holds."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-            names = set(archive.namelist())
+            sizes = {info.filename: info.file_size for info in archive.infolist()}
     except Exception:  # BadZipFile, and the odd ValueError or EOFError of a damaged archive
         raise DocumentError("not a readable Word document (not a .docx zip file)") from None
-    if _BODY not in names:
+    if _BODY not in sizes:
         raise DocumentError("not a readable Word document (no word/document.xml inside)")
-    if unpacked > MAX_UNPACKED_BYTES:
-        limit = MAX_UNPACKED_BYTES // (1024 * 1024)
-        raise DocumentError(f"Word document unpacks to more than {limit} MB")
+    body = sizes[_BODY]
+    limits.check_memory_estimate(body * _PARSE_COST, f"{mb(body)} of XML")
+    limits.check_unpacked("Word document", sum(sizes.values()), len(data))
+
+
+def _out_of_memory(exc: Exception) -> bool:
+    """libxml2 reports an allocation that failed as a parse error: "Memory allocation failed",
+    or "unknown error" when it could not even record one (seen under the reader's limit)."""
+    if not type(exc).__module__.startswith("lxml"):  # lxml comes with python-docx
+        return False
+    message = str(exc)
+    return message.startswith("unknown error") or "Memory allocation failed" in message
 
 
 def _block_text(block: Paragraph | Table) -> str:
