@@ -12,8 +12,8 @@ import sys
 
 from qa.errors import QaError
 from qa.settings import Settings
-from qa.web_api import parse_auth
-from qa.web_service import Service
+from qa.web.api import parse_auth
+from qa.web.service import Service
 
 
 def parse_args(settings: Settings, argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,7 +37,7 @@ if __name__ == "__main__":
     # is answered sooner. Imported by a test, nothing starts until a server does.
     service.start()
 
-from qa.web import create_app, serve  # noqa: E402  (after start(): this import is the slow part)
+from qa.web.app import create_app, serve  # noqa: E402  (after start(): this import is the slow part)
 
 app = create_app(settings, service=service)
 

@@ -74,7 +74,7 @@ def measure(
 
 def open_engine(env: dict[str, str]) -> Any:
     os.environ.update(env)
-    from qa.engine import Engine
+    from qa.query.engine import Engine
     from qa.settings import Settings
 
     engine = Engine.open(Settings.from_env())

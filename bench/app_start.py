@@ -53,7 +53,10 @@ def prepare(temp: Path) -> dict[str, str]:
     env = {**os.environ, "QA_DOCS": str(docs), "QA_INDEX": str(temp / "index")}
     env["HF_HUB_OFFLINE"] = "1"
     subprocess.run(
-        [sys.executable, "-m", "qa.cli", "index"], env=env, check=True, stdout=subprocess.DEVNULL
+        [sys.executable, "-m", "qa.cli", "index"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     return env
 

@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 from common import add_corpus_options, corpus_from, machine, shown
 
-from qa import evaluate
-from qa.answer import Answer
-from qa.embedding import Embedder, load_embedder
-from qa.engine import Engine
-from qa.keyword import KeywordIndex
-from qa.search import Weights
+from qa.embed.embedder import Embedder, load_embedder
+from qa.index.keyword import KeywordIndex
+from qa.query import evaluate
+from qa.query.answer import Answer
+from qa.query.engine import Engine
+from qa.query.search import Weights
 
 WINDOW_WORDS = 200
 STRIDE_WORDS = 100

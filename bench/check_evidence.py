@@ -8,7 +8,8 @@ answer. Run after such a change, before reading any figure:
 
 Without options it checks every set of eval/ over its own corpus (seeds/ for the seeds sets).
 Prints each evidence found nowhere, and per set how many are found once, in several places, or
-not at all; exits 1 when one is missing. Whitespace is collapsed as qa.evaluate.normalise does.
+not at all; exits 1 when one is missing. Whitespace is collapsed as
+qa.query.evaluate.normalise does.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from pathlib import Path
 
 from common import ROOT, SEEDS_SETS, shown
 
-from qa import evaluate
-from qa.documents import discover, read_document
 from qa.errors import DocumentError
+from qa.ingest.documents import discover, read_document
+from qa.query import evaluate
 
 
 def extracted(docs: Path) -> dict[str, str]:

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from qa.build import build_index
+from qa.index.build import build_index
 from qa.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

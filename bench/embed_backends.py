@@ -96,12 +96,12 @@ def load(backend: str, threads: int | None) -> Any:
     if backend == "torch":
         import torch
 
-        from qa.embedding import TorchEmbedder
+        from qa.embed.embedder import TorchEmbedder
 
         if threads:
             torch.set_num_threads(threads)
         return TorchEmbedder(settings.model_path)
-    from qa.onnx_backend import OnnxEmbedder
+    from qa.embed.onnx import OnnxEmbedder
 
     return OnnxEmbedder.from_settings(settings, intra_op_threads=threads)
 
@@ -150,7 +150,7 @@ STARTUP = """
 import time, sys
 t0 = time.perf_counter()
 from qa.settings import Settings
-from qa.embedding import load_embedder
+from qa.embed.embedder import load_embedder
 t1 = time.perf_counter()
 embedder = load_embedder(Settings.from_env(backend=sys.argv[1]))
 t2 = time.perf_counter()

@@ -4,7 +4,7 @@
         [--scale 1.0] [--timeout 900] [--keep DIR]
 
 Each case is generated at full size (the figures of issue 24) into a temporary documents folder
-beside one short normal note, then a fresh `python -m qa.cli index --json` indexes it. Printed
+beside one short normal note, then a fresh `python -m qa.cli.main index --json` indexes it. Printed
 per case: the file's size, wall seconds, the peak RSS of the largest process of the run (the
 qa process or its document reader; os.wait4's ru_maxrss), the peak of the whole process
 tree's RSS sampled every 20 ms, the exit code, and what the report said about the file.
@@ -214,7 +214,7 @@ def _tree_rss(root: int) -> int:
 _CHEAP_MODEL = """
 import sys
 import numpy as np
-import qa.build, qa.cli
+import qa.index.build, qa.cli.main
 
 class Constant:
     model_name, dimension = "bench-constant", 384
@@ -226,8 +226,8 @@ class Constant:
             progress(len(texts))
         return out
 
-qa.build.load_embedder = lambda settings: Constant()
-sys.exit(qa.cli.main(sys.argv[1:]))
+qa.index.build.load_embedder = lambda settings: Constant()
+sys.exit(qa.cli.main.main(sys.argv[1:]))
 """
 
 

@@ -58,11 +58,11 @@ def seed_paragraphs() -> list[str]:
 def generate_corpus(folder: Path, passages: int) -> int:
     """Files of 4-12 recombined seed paragraphs (some under a heading) until the chunker makes
     at least `passages` passages of them; returns the passage count."""
-    from qa.build import chunk_params
-    from qa.chunking import chunk
-    from qa.documents import read_document
+    from qa.index.build import chunk_params
+    from qa.ingest.chunking import chunk
+    from qa.ingest.documents import read_document
+    from qa.ingest.tokens import token_counter
     from qa.settings import Settings
-    from qa.tokens import token_counter
 
     settings = Settings.from_env(docs=folder)
     counter = token_counter(settings.model_path)
@@ -110,10 +110,10 @@ class Recording:
 
 
 def worker(job: dict[str, Any]) -> dict[str, Any]:
-    from qa.build import build_index
-    from qa.embedding import load_embedder
+    from qa.embed.embedder import load_embedder
+    from qa.index.build import build_index
+    from qa.ingest.tokens import token_counter
     from qa.settings import Settings
-    from qa.tokens import token_counter
 
     settings = Settings.from_env(
         docs=Path(job["docs"]), index=Path(job["index"]), backend=job["backend"]
@@ -171,7 +171,8 @@ def run_worker(job: dict[str, Any]) -> dict[str, Any]:
 def prepare(backend: str) -> str | None:
     """Load the backend once in a throwaway process (ONNX: export into the cache)."""
     code = (
-        "import sys\nfrom qa.settings import Settings\nfrom qa.embedding import load_embedder\n"
+        "import sys\nfrom qa.settings import Settings\n"
+        "from qa.embed.embedder import load_embedder\n"
         "load_embedder(Settings.from_env(backend=sys.argv[1])).embed(['warm up'])\n"
     )
     out = subprocess.run(
@@ -187,7 +188,16 @@ def noop_process(docs: Path, index: Path, backend: str, runs: int) -> float:
     for _ in range(runs):
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "qa.cli", "index", "--docs", str(docs), "--index", str(index)],
+            [
+                sys.executable,
+                "-m",
+                "qa.cli.main",
+                "index",
+                "--docs",
+                str(docs),
+                "--index",
+                str(index),
+            ],
             env=env,
             check=True,
             capture_output=True,

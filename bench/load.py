@@ -26,7 +26,7 @@ from app_start import ROOT, free_port, launch_app, poll, prepare
 from gradio_client import Client
 
 sys.path.insert(0, str(ROOT / "src"))
-from qa.evaluate import read_items
+from qa.query.evaluate import read_items
 
 DEADLINE_S = 600.0
 ADDED_DOCUMENTS = 3  # seed paragraphs reshuffled: ~50 KB each, so the rebuild takes a while

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from common import ROOT, seeds_index
 
-from qa import evaluate
-from qa.answer import Answer, CitedPassage
-from qa.cli_query import SHOWN_WITHIN, shown_passages
-from qa.engine import Engine
+from qa.cli.query import SHOWN_WITHIN, shown_passages
+from qa.query import evaluate
+from qa.query.answer import Answer, CitedPassage
+from qa.query.engine import Engine
 
 MARGINS = [0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 1.0]
 SETS = ["seeds", "heldout", "literal"]

@@ -2,7 +2,7 @@
 
 Every question of eval/seeds.jsonl is asked with the answer cache cleared, so each timing
 includes the query embedding, hybrid search and the extractive answer. In-process figures are
-given as the CLI and the app run (single-threaded BLAS, qa.engine.single_threaded_blas) and
+given as the CLI and the app run (single-threaded BLAS, qa.query.engine.single_threaded_blas) and
 beside them with numpy's default BLAS threads.
 """
 
@@ -17,9 +17,9 @@ import time
 import numpy as np
 from common import ROOT, machine, seeds_index
 
-from qa.embedding import load_embedder
-from qa.engine import Engine, single_threaded_blas
-from qa.evaluate import read_items
+from qa.embed.embedder import load_embedder
+from qa.query.engine import Engine, single_threaded_blas
+from qa.query.evaluate import read_items
 
 ROUNDS = 3
 PROCESS_RUNS = 5
@@ -41,7 +41,13 @@ def whole_process(settings_env: dict[str, str]) -> float:
     for _ in range(PROCESS_RUNS):
         started = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-m", "qa.cli", "ask", "Who directed The Battle at Lake Changjin?"],
+            [
+                sys.executable,
+                "-m",
+                "qa.cli.main",
+                "ask",
+                "Who directed The Battle at Lake Changjin?",
+            ],
             check=True,
             capture_output=True,
             env=settings_env,

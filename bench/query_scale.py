@@ -27,11 +27,11 @@ import numpy as np
 from common import ROOT, machine
 from index_throughput import generate_corpus
 
-from qa import evaluate
-from qa.build import build_index
-from qa.embedding import Embedder, load_embedder
-from qa.engine import Engine, single_threaded_blas
-from qa.index import load
+from qa.embed.embedder import Embedder, load_embedder
+from qa.index.build import build_index
+from qa.index.built import load
+from qa.query import evaluate
+from qa.query.engine import Engine, single_threaded_blas
 from qa.settings import Settings
 
 DIMENSION = 384

@@ -2,7 +2,7 @@
 
 Prints recall@1 / MRR@10 over a grid of signal weights, the same figures for weights picked
 on one half of the questions and measured on the other, the same with answer-hit for the
-stand-ins of question words the documents lack (qa.neighbours NEAR and CREDIT), then, for a
+stand-ins of question words the documents lack (qa.index.neighbours NEAR and CREDIT), then, for a
 range of abstention thresholds, how many answerable questions would be refused and how many
 unanswerable ones answered (the trade-off behind answer.Policy.abstain_below), and how many
 answers each "weak match" bar flags and how many of those were wrong (Policy.weak_below).
@@ -19,12 +19,12 @@ from typing import TypeVar
 
 from common import ROOT, seeds_index
 
-from qa import evaluate
-from qa.answer import Answer, Policy, answerability, compose
-from qa.embedding import load_embedder
-from qa.engine import Engine
-from qa.neighbours import CREDIT, NEAR, missing_words
-from qa.search import Searcher, Weights
+from qa.embed.embedder import load_embedder
+from qa.index.neighbours import CREDIT, NEAR, missing_words
+from qa.query import evaluate
+from qa.query.answer import Answer, Policy, answerability, compose
+from qa.query.engine import Engine
+from qa.query.search import Searcher, Weights
 
 GRID = {
     "passage": [0.3, 0.5, 0.7, 0.9],
@@ -155,7 +155,7 @@ def stand_in_table(engine: Engine, items: list[evaluate.Item], texts: dict[str, 
         outcomes = evaluate.run(items, ask, texts.get)
         recall, mrr = recall_mrr([o.rank for o in outcomes])
         hit = share([bool(o.answer_hit) for o in outcomes])
-        mark = "  <- qa.neighbours" if setting == (NEAR, CREDIT) else ""
+        mark = "  <- qa.index.neighbours" if setting == (NEAR, CREDIT) else ""
         print(f"{setting or 'none'!s:24}  {recall:8.3f}  {mrr:6.3f}  {hit:10.3f}{mark}")
         firsts[setting] = [o.rank == 1 for o in outcomes]
     held_out = cross_validated(firsts, share)

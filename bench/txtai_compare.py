@@ -23,10 +23,10 @@ from typing import Any
 from baselines import bm25_windows_ranks, engine_outcomes, engine_ranks, windows
 from common import add_corpus_options, corpus_from, machine, shown
 
-from qa import evaluate
-from qa.embedding import Embedder, load_embedder
-from qa.engine import Engine
-from qa.search import Weights
+from qa.embed.embedder import Embedder, load_embedder
+from qa.query import evaluate
+from qa.query.engine import Engine
+from qa.query.search import Weights
 from qa.settings import bundled_model_path
 
 # Issue 3's figures on the maintainers' held-out set (recall@1), which we cannot see.

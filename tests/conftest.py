@@ -11,7 +11,7 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 
 from fakes import FakeEmbedder
 
-from qa.engine import Engine
+from qa.query.engine import Engine
 from qa.settings import Settings
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -45,7 +45,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def real_index(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Settings:
     """The seeds indexed once per session with the real bundled model (ONNX runtime)."""
-    from qa.build import build_index
+    from qa.index.build import build_index
 
     root = tmp_path_factory.mktemp("real")
     docs = root / "docs"
@@ -59,7 +59,7 @@ def real_index(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> S
 
 @pytest.fixture(scope="session")
 def real_engine(real_index: Settings) -> Engine:
-    from qa.engine import Engine
+    from qa.query.engine import Engine
 
     engine = Engine.open(real_index)
     engine.warm()

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from qa.keyword import terms
+from qa.index.keyword import terms
 
 DIMENSION = 384
 

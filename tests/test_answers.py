@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from fakes import FakeEmbedder
 
-from qa.answer import (
+from qa.index.build import build_index
+from qa.query.answer import (
     _DATE,
     _NAME,
     _NUMBER,
@@ -20,9 +21,8 @@ from qa.answer import (
     answerability,
     compose,
 )
-from qa.build import build_index
-from qa.engine import Engine, single_threaded_blas
-from qa.search import Searcher
+from qa.query.engine import Engine, single_threaded_blas
+from qa.query.search import Searcher
 from qa.settings import Settings
 
 FILM = "Who directed The Battle at Lake Changjin?"
@@ -110,7 +110,7 @@ def test_unknown_document_filter_is_refused_with_the_closest_names(engine: Engin
 
 
 def test_unknown_source_message_bounds_what_it_echoes_and_lists() -> None:
-    from qa.sources import closest_names, unknown_sources_message
+    from qa.query.sources import closest_names, unknown_sources_message
 
     known = [f"report-{n:02}.txt" for n in range(40)]
     asked = ["report-7.txt", "x" * 5000, "b", "c", "d"]
@@ -223,7 +223,7 @@ def test_swap_serves_the_new_index(
     engine.ask(FILM)
     (seeded.docs / "new.md").write_text("# Zebras\n\nZebras of Lake Kivu sing at dawn.\n")
     build_index(seeded, embedder_factory=lambda: fake_embedder)
-    from qa.index import load
+    from qa.index.built import load
 
     engine.swap(load(seeded.index))
     answer = engine.ask("When do the zebras of Lake Kivu sing?")

@@ -25,8 +25,8 @@ from test_web import (
     running,
 )
 
-from qa.web_actions import IDLE_POLL
-from qa.web_service import BUSY
+from qa.web.actions import IDLE_POLL
+from qa.web.service import BUSY
 
 CHROMIUM = shutil.which("chromium")
 SEED_NAMES = [p.name for p in (Path(__file__).resolve().parent.parent / "seeds").iterdir()]

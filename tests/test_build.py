@@ -1,4 +1,4 @@
-"""Tests for qa.build: full and incremental builds, skipped files, errors, the build lock, and
+"""Tests for qa.index.build: full and incremental builds, skipped files, errors, the build lock, and
 documents that stretch the pipeline (huge, deeply nested, oddly named, linked, legacy-encoded).
 
 All fast tests embed with FakeEmbedder; the integration test at the end uses the real model.
@@ -22,14 +22,14 @@ import numpy as np
 import pytest
 from fakes import DIMENSION, FakeEmbedder
 
-from qa.build import BuildReport, build_index, build_lock, chunk_params
-from qa.chunking import Chunks, chunk
-from qa.documents import Document, read_document
 from qa.errors import DocsFolderError, IndexBusyError
-from qa.index import Index, load
-from qa.keyword import stem
+from qa.index.build import BuildReport, build_index, build_lock, chunk_params
+from qa.index.built import Index, load
+from qa.index.keyword import stem
+from qa.ingest.chunking import Chunks, chunk
+from qa.ingest.documents import Document, read_document
+from qa.ingest.tokens import token_counter
 from qa.settings import Settings
-from qa.tokens import token_counter
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEED_NAMES = sorted(p.name for p in SEEDS.iterdir())
@@ -473,7 +473,7 @@ def test_lock_is_held_by_another_process(seeded: Settings) -> None:
         """
         import sys, time
         from pathlib import Path
-        from qa.build import build_lock
+        from qa.index.build import build_lock
         with build_lock(Path(sys.argv[1]), wait=0, progress=None):
             print("locked", flush=True)
             sys.stdin.readline()
@@ -581,12 +581,12 @@ def test_odd_file_names(settings: Settings) -> None:
 
 def test_cli_with_dash_named_file(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """A document called -rf.txt is data, never an option, all the way through the CLI."""
-    import qa.build
-    import qa.cli
+    import qa.cli.main
+    import qa.index.build
 
     (settings.docs / "-rf.txt").write_text("Dashes are fine.\n")
-    monkeypatch.setattr(qa.build, "load_embedder", lambda s: FakeEmbedder())
-    code = qa.cli.main(["index", "--docs", str(settings.docs), "--index", str(settings.index)])
+    monkeypatch.setattr(qa.index.build, "load_embedder", lambda s: FakeEmbedder())
+    code = qa.cli.main.main(["index", "--docs", str(settings.docs), "--index", str(settings.index)])
     assert code == 0
     assert [d.source for d in load(settings.index).documents] == ["-rf.txt"]
 
@@ -625,7 +625,7 @@ _HUGE_SCRIPT = """
 import json, resource, sys, time
 from pathlib import Path
 import numpy as np
-from qa.build import build_index
+from qa.index.build import build_index
 from qa.settings import Settings
 
 class CheapEmbedder:
@@ -687,7 +687,7 @@ def test_huge_text_file_bounded_memory(settings: Settings) -> None:
 @pytest.mark.integration
 def test_incremental_build_with_the_real_model(seeded: Settings) -> None:
     """Reused vectors are the real model's, and a changed document's are what the model gives."""
-    from qa.embedding import load_embedder
+    from qa.embed.embedder import load_embedder
 
     model = load_embedder(seeded)
 

@@ -1,4 +1,5 @@
-"""Tests for qa.chunking with the real word-piece tokenizer (fast: the model is not loaded)."""
+"""Tests for qa.ingest.chunking with the real word-piece tokenizer (fast: the model is not
+loaded)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunking import ChunkParams, Chunks, Passage, chunk
-from qa.documents import Document, read_document
+from qa.ingest.chunking import ChunkParams, Chunks, Passage, chunk
+from qa.ingest.documents import Document, read_document
+from qa.ingest.tokens import TokenCounter, token_counter
 from qa.settings import Settings
-from qa.tokens import TokenCounter, token_counter
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 SEED_NAMES = sorted(p.name for p in SEEDS.iterdir())
@@ -186,10 +187,10 @@ def test_passage_id_is_a_digest_of_source_span_and_text(counter: TokenCounter) -
 _IDS_SCRIPT = """
 import json, sys
 from pathlib import Path
-from qa.chunking import ChunkParams, chunk
-from qa.documents import read_document
+from qa.ingest.chunking import ChunkParams, chunk
+from qa.ingest.documents import read_document
 from qa.settings import Settings
-from qa.tokens import token_counter
+from qa.ingest.tokens import token_counter
 seeds = Path(sys.argv[1])
 counter = token_counter(Settings().model_path)
 print(json.dumps({

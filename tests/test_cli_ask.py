@@ -14,19 +14,19 @@ from typing import Any
 import pytest
 from fakes import FakeEmbedder
 
-from qa import cli
-from qa.answer import NOT_FOUND, Answer, CitedPassage
-from qa.build import build_index
-from qa.cli_query import render, styled_output
-from qa.engine import Engine
-from qa.evaluate import wilson
+from qa.cli import main as cli
+from qa.cli.query import render, styled_output
+from qa.index.build import build_index
+from qa.query.answer import NOT_FOUND, Answer, CitedPassage
+from qa.query.engine import Engine
+from qa.query.evaluate import wilson
 from qa.settings import Settings
 
 
 @pytest.fixture
 def indexed(seeded: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     fake = FakeEmbedder()
-    monkeypatch.setattr("qa.engine.load_embedder", lambda settings: fake)
+    monkeypatch.setattr("qa.query.engine.load_embedder", lambda settings: fake)
     for name in ("QA_DOCS", "QA_INDEX", "QA_TOP_K"):
         monkeypatch.delenv(name, raising=False)
     build_index(seeded, embedder_factory=lambda: fake)
@@ -176,7 +176,7 @@ def test_ask_for_a_terminal_lists_five_copies_and_counts_the_rest(
     settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fake = FakeEmbedder()
-    monkeypatch.setattr("qa.engine.load_embedder", lambda settings: fake)
+    monkeypatch.setattr("qa.query.engine.load_embedder", lambda settings: fake)
     for number in range(8):
         (settings.docs / f"office{number}.txt").write_text(
             "Every branch office keeps the visitor log for seven years.\n", encoding="utf-8"
@@ -378,7 +378,7 @@ KEEPER_DOCS = {
 @pytest.fixture
 def keeper(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
     fake = FakeEmbedder()
-    monkeypatch.setattr("qa.engine.load_embedder", lambda settings: fake)
+    monkeypatch.setattr("qa.query.engine.load_embedder", lambda settings: fake)
     for name, text in KEEPER_DOCS.items():
         (settings.docs / name).write_text(text, encoding="utf-8")
     build_index(settings, embedder_factory=lambda: fake)
@@ -441,7 +441,7 @@ def test_ask_for_a_terminal_shows_the_passages_quoted_and_near_the_best(
 
 
 def test_a_passage_quoted_is_shown_however_low_it_scores() -> None:
-    from qa.cli_query import shown_passages
+    from qa.cli.query import shown_passages
 
     def passage(rank: int, score: float, quoted: bool) -> CitedPassage:
         spans = ((0, 4),) if quoted else ()
@@ -553,7 +553,7 @@ def test_an_answer_quoting_the_second_passage_cites_it_as_1(real_index: Settings
         (4, [209, 220], False),
         (5, [1, 10], False),
     ]
-    from qa.web_render import citations_text
+    from qa.web.render import citations_text
 
     answer = Engine.open(real_index).ask(question)
     assert citations_text(answer) == "[1] 001_e71676ddd8f87f03.txt, line 205"

@@ -1,4 +1,4 @@
-"""`qa add`, `qa delete` and `qa restore` through qa.cli.main: files copied under names that
+"""`qa add`, `qa delete` and `qa restore` through qa.cli.main.main: files copied under names that
 replace nothing, refusals with their reasons, deleted files kept in .deleted/ and brought back,
 the index updated after each (FakeEmbedder)."""
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from fakes import FakeEmbedder
 
-import qa.build
-import qa.cli
-import qa.folder
-from qa.index import load
+import qa.cli.main
+import qa.folder.files
+import qa.index.build
+from qa.index.built import load
 from qa.settings import Settings
 
 ACCEPTED = ".docx, .htm, .html, .md, .pdf, .txt"
@@ -26,7 +26,7 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("QA_"):
             monkeypatch.delenv(name)
-    monkeypatch.setattr(qa.build, "load_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setattr(qa.index.build, "load_embedder", lambda settings: FakeEmbedder())
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def incoming(tmp_path: Path) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, list[str], list[str]]:
-    code = qa.cli.main([str(a) for a in args])
+    code = qa.cli.main.main([str(a) for a in args])
     captured = capsys.readouterr()
     return code, captured.out.splitlines(), captured.err.splitlines()
 
@@ -127,7 +127,7 @@ def test_add_reports_a_folder_it_cannot_use_or_write(
     def disk_full(source: Path, target: Path) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(qa.folder.shutil, "copyfile", disk_full)
+    monkeypatch.setattr(qa.folder.files.shutil, "copyfile", disk_full)
     code, out, err = run(capsys, *add_args(settings, treaty))
     assert (code, out) == (1, [])
     assert err == [
@@ -145,7 +145,7 @@ def folder(settings: Settings) -> Settings:
     (settings.docs / "sub").mkdir()
     (settings.docs / "treaty.txt").write_text("The treaty was signed in 1961.\n", encoding="utf-8")
     (settings.docs / "sub" / "film.md").write_text("# Film\n\nIt premiered.\n", encoding="utf-8")
-    qa.build.build_index(settings)
+    qa.index.build.build_index(settings)
     return settings
 
 

@@ -1,4 +1,4 @@
-"""`qa index` through qa.cli.main: exit codes, the summary line, the --json line, messages.
+"""`qa index` through qa.cli.main.main: exit codes, the summary line, the --json line, messages.
 
 The build's model loader is replaced by FakeEmbedder (see the `fake_model` fixture); the
 integration tests at the end run the real `qa` executable with the real model.
@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from fakes import FakeEmbedder
 
-import qa.build
-import qa.cli
-from qa.build import build_lock
-from qa.index import load
+import qa.cli.main
+import qa.index.build
+from qa.index.build import build_lock
+from qa.index.built import load
 from qa.settings import Settings
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
@@ -48,12 +48,12 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[Settings]:
         loads.append(settings)
         return FakeEmbedder()
 
-    monkeypatch.setattr(qa.build, "load_embedder", load_embedder)
+    monkeypatch.setattr(qa.index.build, "load_embedder", load_embedder)
     return loads
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, list[str], str]:
-    code = qa.cli.main([str(a) for a in args])
+    code = qa.cli.main.main([str(a) for a in args])
     captured = capsys.readouterr()
     return code, captured.out.splitlines(), captured.err
 
@@ -292,7 +292,7 @@ def test_busy_index(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # the CLI waits up to 600 s; shorten it rather than wait
-    kwdefaults = qa.build.build_index.__kwdefaults__
+    kwdefaults = qa.index.build.build_index.__kwdefaults__
     assert kwdefaults is not None
     monkeypatch.setitem(kwdefaults, "lock_wait", 0.1)
     with build_lock(seeded.index, wait=0, progress=None):

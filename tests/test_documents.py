@@ -1,4 +1,5 @@
-"""Tests for qa.documents: discovery, text extraction and offsets, all on files under tmp_path."""
+"""Tests for qa.ingest.documents: discovery, text extraction and offsets, all on files under
+tmp_path."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
-from qa import word
-from qa.documents import (
+from qa.errors import DocsFolderError, DocumentError
+from qa.ingest import docx as word
+from qa.ingest.documents import (
     SUPPORTED_SUFFIXES,
     Document,
     Skipped,
@@ -23,8 +25,7 @@ from qa.documents import (
     hash_file,
     read_document,
 )
-from qa.errors import DocsFolderError, DocumentError
-from qa.limits import Limits
+from qa.ingest.limits import Limits
 
 
 def write(root: Path, relative: str, data: bytes | str) -> Path:

@@ -1,6 +1,6 @@
 """Issue 24, items 2, 3, 5 and 6: every document is read within limits of bytes, memory and time.
 
-Each finding is reproduced at a small scale through `qa index` / `qa add` (qa.cli.main, the
+Each finding is reproduced at a small scale through `qa index` / `qa add` (qa.cli.main.main, the
 model replaced by FakeEmbedder; the reading happens in real reader processes), with the limit
 set low through its QA_* variable where the default would need a big file. The last test runs
 the real `qa` executable. Full-size figures: bench/extract_bombs.py.
@@ -26,15 +26,15 @@ import docx
 import pytest
 from fakes import FakeEmbedder
 
-import qa.build
-import qa.cli
-from qa.build import build_index
-from qa.documents import read_document
+import qa.cli.main
+import qa.index.build
 from qa.errors import DocumentError
-from qa.folder import Incoming, save_uploads
-from qa.index import load
-from qa.limits import MIB, Limits
-from qa.sandbox import Reader
+from qa.folder.files import Incoming, save_uploads
+from qa.index.build import build_index
+from qa.index.built import load
+from qa.ingest.documents import read_document
+from qa.ingest.limits import MIB, Limits
+from qa.ingest.sandbox import Reader
 from qa.settings import Settings
 
 NOTE = "A short normal note about the treaty signed in 1961.\n"
@@ -46,7 +46,7 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("QA_"):
             monkeypatch.delenv(name)
-    monkeypatch.setattr(qa.build, "load_embedder", lambda settings: FakeEmbedder())
+    monkeypatch.setattr(qa.index.build, "load_embedder", lambda settings: FakeEmbedder())
 
 
 def index(
@@ -54,7 +54,7 @@ def index(
 ) -> tuple[int, dict[str, object], list[str]]:
     """`qa index --json`: exit code, the JSON report, stderr lines."""
     args = ["index", "--docs", str(settings.docs), "--index", str(settings.index), "--json"]
-    code = qa.cli.main(args)
+    code = qa.cli.main.main(args)
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
     return code, json.loads(lines[-1]) if lines else {}, captured.err.splitlines()
@@ -285,7 +285,7 @@ def test_qa_add_refuses_a_file_over_the_size_limit(
     big = tmp_path / "big.txt"
     big.write_bytes(b"A line of text.\n" * (3 * MIB // 32))
     args = ["add", str(big), "--docs", str(settings.docs), "--index", str(settings.index)]
-    assert qa.cli.main(args) == 1
+    assert qa.cli.main.main(args) == 1
     assert capsys.readouterr().err.splitlines() == [
         f"Not added: {big}: cannot be indexed: file is 1.5 MB; the limit is 1 MB (QA_MAX_FILE_MB)"
     ]
@@ -310,7 +310,7 @@ def test_html_whose_tags_need_more_memory_than_allowed_is_refused(
 def test_large_files_are_named_in_the_progress(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(qa.build, "LARGE_FILE_BYTES", 50_000)  # 4 MB, as far as reading goes
+    monkeypatch.setattr(qa.index.build, "LARGE_FILE_BYTES", 50_000)  # 4 MB, as far as reading goes
     (settings.docs / "big.txt").write_bytes(b"A line of text in a big file.\n" * 2000)
     (settings.docs / "note.txt").write_text(NOTE, encoding="utf-8")
     seen: list[tuple[str, int, int]] = []

@@ -20,15 +20,15 @@ import numpy as np
 import pytest
 from fakes import FakeEmbedder
 
-import qa.build
-import qa.store
-from qa.build import BuildReport, build_index
-from qa.documents import read_document
+import qa.index.build
+import qa.index.store
 from qa.errors import DocumentError, IndexMissingError, QaError
-from qa.index import Index, load
-from qa.sandbox import Reader
+from qa.index.build import BuildReport, build_index
+from qa.index.built import Index, load
+from qa.index.store import CURRENT, BuildWriter
+from qa.ingest.documents import read_document
+from qa.ingest.sandbox import Reader
 from qa.settings import Settings
-from qa.store import CURRENT, BuildWriter
 
 TESTS = Path(__file__).resolve().parent
 SEEDS = TESTS.parent / "seeds"
@@ -100,8 +100,8 @@ CHILD = textwrap.dedent(
     sys.path.insert(0, {tests!r})
     from fakes import FakeEmbedder
 
-    import qa.store
-    from qa.build import build_index
+    import qa.index.store
+    from qa.index.build import build_index
     from qa.settings import Settings
 
     docs, index, point, marker = sys.argv[1:5]
@@ -119,9 +119,9 @@ CHILD = textwrap.dedent(
                 hold(point)
             return out
 
-    writer = qa.store.BuildWriter
+    writer = qa.index.store.BuildWriter
     real_write_array, real_write_with = writer.write_array, writer.write_with
-    real_manifest, real_replace_text = writer._write_manifest, qa.store._replace_text
+    real_manifest, real_replace_text = writer._write_manifest, qa.index.store._replace_text
     real_replace = os.replace
 
     def write_array(self, name, array):
@@ -165,10 +165,10 @@ CHILD = textwrap.dedent(
 
     writer.write_array, writer.write_with = write_array, write_with
     writer._write_manifest = write_manifest
-    qa.store._replace_text = replace_text
-    qa.store.os.replace = replace
+    qa.index.store._replace_text = replace_text
+    qa.index.store.os.replace = replace
     if point == "after-swap":
-        qa.store.remove_stale_builds = remove_stale_builds
+        qa.index.store.remove_stale_builds = remove_stale_builds
     build_index(Settings(docs=Path(docs), index=Path(index)), embedder_factory=Embedder)
     Path(marker).write_text("finished")
     """
@@ -335,9 +335,9 @@ def test_commit_failure_leaves_no_orphan(
 ) -> None:
     before = entries(seeded)
     if where == "replace_text":
-        monkeypatch.setattr(qa.store, "_replace_text", failing_pointer_write)
+        monkeypatch.setattr(qa.index.store, "_replace_text", failing_pointer_write)
     else:
-        monkeypatch.setattr(qa.store.os, "replace", enospc)
+        monkeypatch.setattr(qa.index.store.os, "replace", enospc)
     with pytest.raises(QaError, match="No space left on device"):
         build(seeded)
     monkeypatch.undo()
@@ -357,7 +357,7 @@ def test_failure_after_the_swap_keeps_the_new_build(
 ) -> None:
     """CURRENT already names the new build when syncing the folder fails: the error is reported,
     but the live build must not be deleted under the pointer."""
-    real_fsync_dir = qa.store._fsync_dir
+    real_fsync_dir = qa.index.store._fsync_dir
     calls: list[Path] = []
 
     def fsync_dir(path: Path) -> None:
@@ -366,7 +366,7 @@ def test_failure_after_the_swap_keeps_the_new_build(
             raise OSError(errno.EIO, "Input/output error")
         real_fsync_dir(path)
 
-    monkeypatch.setattr(qa.store, "_fsync_dir", fsync_dir)
+    monkeypatch.setattr(qa.index.store, "_fsync_dir", fsync_dir)
     with pytest.raises(QaError, match="Input/output error"):
         build(seeded)
     monkeypatch.undo()
@@ -415,11 +415,11 @@ def test_write_failure_via_cli(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import qa.cli
+    import qa.cli.main
 
-    monkeypatch.setattr(qa.build, "load_embedder", lambda s: FakeEmbedder())
+    monkeypatch.setattr(qa.index.build, "load_embedder", lambda s: FakeEmbedder())
     monkeypatch.setattr(BuildWriter, "write_array", enospc)
-    code = qa.cli.main(["index", "--docs", str(seeded.docs), "--index", str(seeded.index)])
+    code = qa.cli.main.main(["index", "--docs", str(seeded.docs), "--index", str(seeded.index)])
     captured = capsys.readouterr()
     assert code == 1
     assert captured.err == (
@@ -462,14 +462,14 @@ def test_document_deleted_between_discover_and_hash(
     seeded: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     victim = seeded.docs / SEED_NAMES[0]
-    real_hash = qa.build.hash_file
+    real_hash = qa.index.build.hash_file
 
     def hash_file(path: Path) -> str:
         if path == victim:
             path.unlink()
         return real_hash(path)
 
-    monkeypatch.setattr(qa.build, "hash_file", hash_file)
+    monkeypatch.setattr(qa.index.build, "hash_file", hash_file)
     report = build(seeded)
     assert report.added == SEED_NAMES[1:]
     assert report.as_json()["skip_reasons"] == {
@@ -495,7 +495,7 @@ def test_document_rewritten_between_scan_and_read(
     entry = load(seeded.index).document(SEED_NAMES[0])
     assert entry is not None
     assert entry.text == "Rewritten while the build was running.\n"
-    assert entry.sha256 == qa.build.hash_file(victim)
+    assert entry.sha256 == qa.index.build.hash_file(victim)
     assert build_index(seeded, embedder_factory=refuse).built is False
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import cli
-from qa.answer import WEAK_MATCH
-from qa.embedding import TorchEmbedder
-from qa.engine import Engine
-from qa.evaluate import read_items
-from qa.search import Searcher
+from qa.cli import main as cli
+from qa.embed.embedder import TorchEmbedder
+from qa.query.answer import WEAK_MATCH
+from qa.query.engine import Engine
+from qa.query.evaluate import read_items
+from qa.query.search import Searcher
 from qa.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -116,8 +116,8 @@ def test_both_runtimes_give_identical_answers(real_index: Settings) -> None:
 QUERY_PATH_SCRIPT = """
 import contextlib, io, json, sys
 from pathlib import Path
-from qa import cli
-from qa.web_service import Service
+from qa.cli import main as cli
+from qa.web.service import Service
 from qa.settings import Settings
 docs, index, cache = map(Path, sys.argv[1:4])
 out = io.StringIO()

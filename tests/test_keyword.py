@@ -1,4 +1,4 @@
-"""Tests for qa.keyword: BM25 scores and the share of a question's terms a passage holds."""
+"""Tests for qa.index.keyword: BM25 scores and the share of a question's terms a passage holds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from qa.keyword import QUESTION_WORDS, KeywordIndex, terms
+from qa.index.keyword import QUESTION_WORDS, KeywordIndex, terms
 
 TEXTS = [
     "The treaty was signed in Beijing in 1961.",

@@ -1,13 +1,13 @@
-"""Tests for qa.neighbours: stand-ins for question words the documents never use."""
+"""Tests for qa.index.neighbours: stand-ins for question words the documents never use."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from qa import neighbours
-from qa.keyword import KeywordIndex
-from qa.neighbours import (
+from qa.index import neighbours
+from qa.index.keyword import KeywordIndex
+from qa.index.neighbours import (
     TermVectors,
     build_term_vectors,
     missing_words,

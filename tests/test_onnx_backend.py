@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import onnx_backend
-from qa.embedding import TorchEmbedder, model_name
+from qa.embed import onnx as onnx_backend
+from qa.embed.embedder import TorchEmbedder, model_name
+from qa.embed.onnx import META_FILE, ONNX_FILE, ModelInfo, OnnxEmbedder, ensure_export
 from qa.errors import ModelError
-from qa.onnx_backend import META_FILE, ONNX_FILE, ModelInfo, OnnxEmbedder, ensure_export
 from qa.settings import Settings, bundled_model_path
 
 pytestmark = pytest.mark.integration
@@ -116,7 +116,7 @@ def test_existing_export_runs_without_torch(onnx: OnnxEmbedder, cache: Path) -> 
         """
         import json, sys, time
         from pathlib import Path
-        from qa.onnx_backend import OnnxEmbedder
+        from qa.embed.onnx import OnnxEmbedder
         from qa.settings import Settings
         embedder = OnnxEmbedder.from_settings(Settings(cache=Path(sys.argv[1])))
         vector = embedder.embed(["how long does start-up take?"])

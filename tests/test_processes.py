@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from fakes import FakeEmbedder
 
-from qa.build import build_index
+from qa.index.build import build_index
 from qa.settings import Settings
-from qa.web_service import Service
+from qa.web.service import Service
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 QUOKKA = "Quokkas live on Rottnest Island, a short ferry ride from Perth.\n"

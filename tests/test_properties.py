@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import ChunkParams, Chunks, chunk
-from qa.documents import SUPPORTED_SUFFIXES, read_document
 from qa.errors import DocumentError
+from qa.ingest.chunking import ChunkParams, Chunks, chunk
+from qa.ingest.documents import SUPPORTED_SUFFIXES, read_document
+from qa.ingest.tokens import TokenCounter, token_counter
 from qa.settings import Settings
-from qa.tokens import TokenCounter, token_counter
 
 COUNTER: TokenCounter = token_counter(Settings().model_path)
 LIMIT = COUNTER.max_tokens

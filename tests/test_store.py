@@ -1,6 +1,6 @@
-"""Tests for the index on disk (qa.store, qa.index.load): verified loading, and every kind of damage
-a file can suffer turning into IndexCorruptError / IndexMissingError with a message saying what
-to do."""
+"""Tests for the index on disk (qa.index.store, qa.index.built.load): verified loading, and
+every kind of damage a file can suffer turning into IndexCorruptError / IndexMissingError with
+a message saying what to do."""
 
 from __future__ import annotations
 
@@ -14,16 +14,16 @@ import numpy as np
 import pytest
 from fakes import FakeEmbedder
 
-from qa.build import build_index, chunk_params
-from qa.chunking import chunk
-from qa.documents import read_document
-from qa.embedding import model_name
-from qa.engine import check_model
+from qa.embed.embedder import model_name
 from qa.errors import IndexCorruptError, IndexMissingError
-from qa.index import Index, load
+from qa.index.build import build_index, chunk_params
+from qa.index.built import Index, load
+from qa.index.store import FORMAT_VERSION, MANIFEST, BuildWriter, file_digest, open_build
+from qa.ingest.chunking import chunk
+from qa.ingest.documents import read_document
+from qa.ingest.tokens import token_counter
+from qa.query.engine import check_model
 from qa.settings import Settings
-from qa.store import FORMAT_VERSION, MANIFEST, BuildWriter, file_digest, open_build
-from qa.tokens import token_counter
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 INDEX_FILES = [

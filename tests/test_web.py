@@ -29,12 +29,10 @@ import uvicorn
 from fakes import FakeEmbedder
 from gradio_client import Client, handle_file
 
-import qa.cli
-import qa.web
-from qa.answer import EMPTY_QUESTION, NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
-from qa.documents import discover
+import qa.cli.main
+import qa.web.app
 from qa.errors import BuildCancelledError, ServeError
-from qa.folder import (
+from qa.folder.files import (
     TRASH,
     Incoming,
     clean_name,
@@ -43,13 +41,15 @@ from qa.folder import (
     save_uploads,
     trashed,
 )
-from qa.folder import Refused as RefusedUpload
+from qa.folder.files import Refused as RefusedUpload
+from qa.ingest.documents import discover
+from qa.query.answer import EMPTY_QUESTION, NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
 from qa.settings import Settings
-from qa.web import create_app, is_loopback, serve
-from qa.web_actions import picker
-from qa.web_api import AUTH_REQUIRED, parse_auth
-from qa.web_render import answer_html, citations_text, document_page, highlighted, passage_digest
-from qa.web_service import (
+from qa.web.actions import picker
+from qa.web.api import AUTH_REQUIRED, parse_auth
+from qa.web.app import create_app, is_loopback, serve
+from qa.web.render import answer_html, citations_text, document_page, highlighted, passage_digest
+from qa.web.service import (
     BUSY,
     CANCELLED,
     NO_INDEX,
@@ -57,7 +57,7 @@ from qa.web_service import (
     ConflictError,
     Service,
 )
-from qa.web_ui import EXAMPLES
+from qa.web.ui import EXAMPLES
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 DIRECTOR_Q = "Who directed The Battle at Lake Changjin?"
@@ -689,10 +689,10 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[1])
 from fakes import FakeEmbedder
 
-import qa.cli
-import qa.web
+import qa.cli.main
+import qa.web.app
 from qa.settings import Settings
-from qa.web_service import Service
+from qa.web.service import Service
 
 class SlowToWarm(FakeEmbedder):
     def embed(self, texts, **kwargs):
@@ -826,8 +826,8 @@ def test_serve_warns_on_open_host_without_auth(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], settings: Settings
 ) -> None:
     calls: list[tuple[str, int]] = []
-    monkeypatch.setattr(qa.web, "bind", lambda host, port: calls.append((host, port)))
-    monkeypatch.setattr(qa.web, "_run", lambda app, listening: None)
+    monkeypatch.setattr(qa.web.app, "bind", lambda host, port: calls.append((host, port)))
+    monkeypatch.setattr(qa.web.app, "_run", lambda app, listening: None)
     serve(settings, host="0.0.0.0", port=8123, app=object())  # type: ignore[arg-type]
     assert calls == [("0.0.0.0", 8123)]
     assert "warning: serving on 0.0.0.0, which other machines can reach, without a password" in (
@@ -841,13 +841,13 @@ def test_serve_warns_on_open_host_without_auth(
 def test_serve_on_a_taken_port_says_so_before_building_the_app(
     settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(qa.web, "create_app", lambda *a, **k: pytest.fail("app built"))
+    monkeypatch.setattr(qa.web.app, "create_app", lambda *a, **k: pytest.fail("app built"))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         argv = ["serve", "--port", str(port), "--docs", str(settings.docs)]
-        assert qa.cli.main([*argv, "--index", str(settings.index)]) == 1
+        assert qa.cli.main.main([*argv, "--index", str(settings.index)]) == 1
     assert capsys.readouterr().err == (
         f"Error: Cannot listen on 127.0.0.1:{port}: the port is in use. Stop what is using it, "
         "or choose another port with --port (QA_PORT).\n"
@@ -995,7 +995,7 @@ def test_abstention_is_shown_without_citations() -> None:
 
 
 def test_chat_follow_up_passes_earlier_questions_as_history(seeded_server: Running) -> None:
-    from qa.web_actions import Actions
+    from qa.web.actions import Actions
 
     actions = Actions(seeded_server.service)
     follow_up = "Who directed it?"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from fakes import FakeEmbedder
 
-from qa.build import build_index
+from qa.index.build import build_index
+from qa.index.store import current_build_path
 from qa.settings import Settings
-from qa.store import current_build_path
-from qa.web_service import Service
+from qa.web.service import Service
 
 
 @pytest.mark.parametrize("damage", ["truncate", "zero", "replace"])

@@ -26,9 +26,9 @@ import pytest
 from test_web import FILM_SOURCE, USERS, Running, free_port, http, make_settings, running
 
 from qa.errors import AuthFileError
-from qa.web_api import parse_auth
-from qa.web_signin import TOO_MANY, SignInLimiter, SignInPolicy, TooManySignInsError, client_key
-from qa.web_uploads import NOT_RECEIVED, received
+from qa.web.api import parse_auth
+from qa.web.signin import TOO_MANY, SignInLimiter, SignInPolicy, TooManySignInsError, client_key
+from qa.web.uploads import NOT_RECEIVED, received
 
 SECRET = "The vault code is 4417. Nobody outside the server room knows it.\n"
 pytestmark = [
@@ -412,7 +412,16 @@ def test_finding_9_a_missing_qa_auth_file_is_named(tmp_path: Path) -> None:
     port = free_port()
     environ = {**os.environ, "QA_AUTH": "/missing/file"}
     done = subprocess.run(
-        [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--docs", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "qa.cli.main",
+            "serve",
+            "--port",
+            str(port),
+            "--docs",
+            str(tmp_path),
+        ],
         env=environ,
         capture_output=True,
         text=True,

@@ -12,8 +12,8 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from qa.answer import Answer
-    from qa.engine import Engine
+    from qa.query.answer import Answer
+    from qa.query.engine import Engine
     from qa.settings import Settings
 
 __version__ = "0.1.0"
@@ -25,7 +25,7 @@ _lock = threading.Lock()
 
 def _engine_for(settings: Settings | None) -> Engine:
     """The engine for these settings (default: from QA_* variables), opened once per process."""
-    from qa.engine import Engine
+    from qa.query.engine import Engine
     from qa.settings import Settings
 
     settings = settings or Settings.from_env()

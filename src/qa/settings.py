@@ -36,7 +36,7 @@ class Settings:
     port: int = 7860
     auth: str | None = None  # "user:pass,user2:pass2" or a path to a file of such lines
     max_upload_mb: int = 50
-    # What reading one document may cost (see qa.limits): a file over a limit is skipped.
+    # What reading one document may cost (see qa.ingest.limits): a file over a limit is skipped.
     max_file_mb: int = 50  # on disk, for files in the folder and `qa add`
     extract_seconds: int = 60
     extract_memory_mb: int = 1024  # the reader process's address space

@@ -1,0 +1,191 @@
+"""The index as one value in memory: documents, passages, vectors, dense and keyword search.
+
+Loaded once and never mutated, so a server can swap a new one in while queries run on the old.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.errors import IndexCorruptError
+from qa.index.dense import VectorIndex
+from qa.index.keyword import KeywordIndex
+from qa.index.neighbours import TermVectors
+from qa.index.store import RUN_QA_INDEX, Build, BuildWriter, open_build
+from qa.ingest.chunking import Passage
+
+KEYWORD_ARRAYS = ("pointers", "rows", "counts", "lengths")
+SENTENCE_COLUMNS = 4  # document row, start, end, is_heading
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    source: str
+    sha256: str
+    size: int
+    text: str
+    pages: tuple[int, ...]
+    indexed_at: str
+    warning: str | None
+    passages: tuple[int, int]  # rows [lo, hi) in Index.passages
+    sentences: tuple[int, int]  # rows [lo, hi) in Index.sentences
+
+    def page_at(self, offset: int) -> int | None:
+        if not self.pages:
+            return None
+        return sum(1 for start in self.pages if start <= offset)
+
+    def record(self, *, with_text: bool) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "source": self.source,
+            "sha256": self.sha256,
+            "size": self.size,
+            "pages": list(self.pages),
+            "indexed_at": self.indexed_at,
+            "warning": self.warning,
+            "passages": list(self.passages),
+            "sentences": list(self.sentences),
+        }
+        return {**row, "text": self.text} if with_text else row
+
+
+@dataclass(frozen=True)
+class Index:
+    manifest: dict[str, Any]
+    documents: list[DocumentEntry]
+    passages: list[Passage]
+    passage_vectors: np.ndarray  # float32 (N, d), normalised
+    sentences: np.ndarray  # int64 (M, 4): document row, start, end, is_heading
+    sentence_vectors: np.ndarray  # float32 (M, d), normalised
+    dense: VectorIndex
+    keywords: KeywordIndex
+    term_vectors: TermVectors  # for question words no passage holds (qa.index.neighbours)
+    build: str = ""  # the build folder it was loaded from; "" for one not yet written
+
+    @property
+    def model_name(self) -> str:
+        return str(self.manifest["model"]["name"])
+
+    def document(self, source: str) -> DocumentEntry | None:
+        return next((d for d in self.documents if d.source == source), None)
+
+    def summary(self) -> dict[str, Any]:
+        """What `qa status` and the page say about the index."""
+        model = self.manifest.get("model", {})
+        counts = self.manifest.get("counts", {})
+        return {
+            "documents": counts.get("documents", len(self.documents)),
+            "passages": counts.get("passages", len(self.passages)),
+            "model": model.get("name"),
+            "backend": model.get("backend"),
+            "built_at": self.manifest.get("built_at"),
+        }
+
+
+def save(writer: BuildWriter, index: Index) -> None:
+    writer.write_jsonl("documents.jsonl", (d.record(with_text=True) for d in index.documents))
+    writer.write_jsonl("passages.jsonl", (_passage_row(p) for p in index.passages))
+    writer.write_array("passage_vectors.npy", index.passage_vectors)
+    writer.write_array("sentences.npy", index.sentences)
+    writer.write_array("sentence_vectors.npy", index.sentence_vectors)
+    writer.write_with("passages.faiss", index.dense.save)
+    vocabulary = sorted(index.keywords.vocabulary, key=index.keywords.vocabulary.__getitem__)
+    writer.write_json("keywords.vocab.json", vocabulary)
+    for name, array in index.keywords.arrays().items():
+        writer.write_array(f"keywords.{name}.npy", array)
+    writer.write_json("terms.json", list(index.term_vectors.terms))
+    writer.write_array("term_vectors.npy", index.term_vectors.vectors)
+
+
+def load(index_dir: Path) -> Index:
+    """Load and verify the live build; IndexMissingError / IndexCorruptError say what to do."""
+    build = open_build(index_dir)
+    try:
+        index = _read(build)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise IndexCorruptError(
+            f"The index in {index_dir} cannot be read ({type(exc).__name__}). {RUN_QA_INDEX}"
+        ) from exc
+    _check_consistent(index, index_dir)
+    return index
+
+
+def _read(build: Build) -> Index:
+    documents = [_document(row) for row in build.jsonl("documents.jsonl")]
+    keywords = KeywordIndex.from_arrays(
+        build.json("keywords.vocab.json"),
+        {name: build.array(f"keywords.{name}.npy") for name in KEYWORD_ARRAYS},
+    )
+    return Index(
+        manifest=build.manifest,
+        documents=documents,
+        passages=[_passage(row) for row in build.jsonl("passages.jsonl")],
+        passage_vectors=build.array("passage_vectors.npy"),
+        sentences=build.array("sentences.npy"),
+        sentence_vectors=build.array("sentence_vectors.npy"),
+        dense=VectorIndex.load(build.path / "passages.faiss"),
+        keywords=keywords,
+        term_vectors=TermVectors(tuple(build.json("terms.json")), build.array("term_vectors.npy")),
+        build=build.path.name,
+    )
+
+
+def _check_consistent(index: Index, index_dir: Path) -> None:
+    n, m = len(index.passages), len(index.sentences)
+    model = index.manifest.get("model")
+    model = model if isinstance(model, dict) else {}
+    shapes_ok = (
+        len(index.dense) == n
+        and len(index.keywords) == n
+        and index.passage_vectors.shape == (n, model.get("dimension"))
+        and index.sentence_vectors.shape == (m, model.get("dimension"))
+        and index.sentences.shape == (m, SENTENCE_COLUMNS)
+        and index.term_vectors.vectors.shape
+        == (len(index.term_vectors.terms), model.get("dimension"))
+    )
+    if not shapes_ok:
+        raise IndexCorruptError(f"The index files in {index_dir} do not agree. {RUN_QA_INDEX}")
+
+
+def _passage_row(p: Passage) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "source": p.source,
+        "start": p.start,
+        "end": p.end,
+        "lines": list(p.lines),
+        "page": p.page,
+        "heading": p.heading,
+        "text": p.text,
+    }
+
+
+def _passage(row: dict[str, Any]) -> Passage:
+    return Passage(
+        id=row["id"],
+        source=row["source"],
+        start=row["start"],
+        end=row["end"],
+        text=row["text"],
+        heading=row["heading"],
+        lines=(row["lines"][0], row["lines"][1]),
+        page=row["page"],
+    )
+
+
+def _document(row: dict[str, Any]) -> DocumentEntry:
+    return DocumentEntry(
+        source=row["source"],
+        sha256=row["sha256"],
+        size=row["size"],
+        text=row["text"],
+        pages=tuple(row["pages"]),
+        indexed_at=row["indexed_at"],
+        warning=row["warning"],
+        passages=(row["passages"][0], row["passages"][1]),
+        sentences=(row["sentences"][0], row["sentences"][1]),
+    )
