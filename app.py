@@ -12,7 +12,7 @@ import sys
 
 from qa.errors import QaError
 from qa.settings import Settings
-from qa.web.api import parse_auth
+from qa.web.auth import parse_auth
 from qa.web.service import Service
 
 

@@ -1,4 +1,4 @@
-"""How many passages `qa ask` shows under an answer: the cut behind cli_query.SHOWN_WITHIN.
+"""How many passages `qa ask` shows under an answer: the cut behind qa.cli.query.SHOWN_WITHIN.
 
 The terminal shows the passages the answer quotes and those scoring within a margin of the best;
 the rest are counted ("--top-k 5 shows them"). For each labelled set and a range of margins this

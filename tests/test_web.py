@@ -46,17 +46,11 @@ from qa.ingest.documents import discover
 from qa.query.answer import EMPTY_QUESTION, NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
 from qa.settings import Settings
 from qa.web.actions import picker
-from qa.web.api import AUTH_REQUIRED, parse_auth
 from qa.web.app import create_app, is_loopback, serve
+from qa.web.auth import AUTH_REQUIRED, parse_auth
+from qa.web.errors import BusyError, ConflictError
 from qa.web.render import answer_html, citations_text, document_page, highlighted, passage_digest
-from qa.web.service import (
-    BUSY,
-    CANCELLED,
-    NO_INDEX,
-    BusyError,
-    ConflictError,
-    Service,
-)
+from qa.web.service import BUSY, CANCELLED, NO_INDEX, Service
 from qa.web.ui import EXAMPLES
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"

@@ -26,7 +26,7 @@ import pytest
 from test_web import FILM_SOURCE, USERS, Running, free_port, http, make_settings, running
 
 from qa.errors import AuthFileError
-from qa.web.api import parse_auth
+from qa.web.auth import parse_auth
 from qa.web.signin import TOO_MANY, SignInLimiter, SignInPolicy, TooManySignInsError, client_key
 from qa.web.uploads import NOT_RECEIVED, received
 

@@ -14,6 +14,7 @@ from qa.errors import QaError
 from qa.folder.files import PENDING, Trashed
 from qa.names import shown
 from qa.query.answer import EMPTY_QUESTION
+from qa.web.errors import RequestError
 from qa.web.render import (
     answer_html,
     citations_text,
@@ -21,7 +22,8 @@ from qa.web.render import (
     human_size,
     question_html,
 )
-from qa.web.service import DocumentRow, RequestError, Service
+from qa.web.service import Service
+from qa.web.view import DocumentRow
 from qa.wording import counted, human_time
 
 STARTUP_WAIT_S = 60.0  # a question asked during start-up waits this long for the index

@@ -28,7 +28,8 @@ from fastapi import FastAPI
 from qa.embed.embedder import Embedder
 from qa.errors import ServeError
 from qa.settings import Settings
-from qa.web.api import Credentials, add_api, parse_auth, signed_in
+from qa.web.api import add_api
+from qa.web.auth import Credentials, parse_auth, signed_in
 from qa.web.service import MIB, Service
 from qa.web.signin import ClientAddress, SignInLimiter, SignInPolicy
 
@@ -76,7 +77,7 @@ def create_app(
 def _mount(app: FastAPI, blocks: Any, settings: Settings, auth: GradioAuth | None) -> FastAPI:
     import gradio as gr
 
-    from qa.web.ui import CSS, theme
+    from qa.web.style import CSS, theme
 
     mounted: FastAPI = gr.mount_gradio_app(
         app,

@@ -17,8 +17,9 @@ from qa.folder.files import MAX_FILES, TRASH, Incoming, Refused, UploadResult
 from qa.index.build import BuildReport
 from qa.names import shown
 from qa.web.actions import BUSY_POLL, failure, warn
+from qa.web.errors import BusyError
 from qa.web.render import esc
-from qa.web.service import BUSY, BusyError, Service
+from qa.web.service import BUSY, Service
 from qa.web.uploads import NONE_RECEIVED, Receipts
 from qa.wording import counted
 

@@ -16,7 +16,6 @@ import threading
 import traceback
 import weakref
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,51 +26,26 @@ from qa.folder.files import (
     Trashed,
     UploadResult,
     delete_document,
-    document_states,
-    files_on_disk,
     restore_document,
     save_uploads,
     trashed,
 )
 from qa.index.build import BuildReport, ProgressFn, build_index
-from qa.index.built import DocumentEntry, Index, load
+from qa.index.built import Index, load
 from qa.index.store import live_build_name
 from qa.ingest.limits import Limits
 from qa.query.answer import EMPTY_QUESTION, Answer, Place
 from qa.query.engine import Engine, check_model, single_threaded_blas
 from qa.settings import Settings
-from qa.web.render import passage_digest
-from qa.wording import line_range
+from qa.web.errors import BusyError, NotReadyError, RequestError
+from qa.web.view import DocumentRow, DocumentView, document_rows, document_view, where
 
 MIB = 1024 * 1024
 NO_INDEX = "No index is loaded. Run `qa index`, or press “Rebuild index” in the Documents tab."
 BUSY = "A rebuild is already running; its index is used as soon as it finishes."
 CANCELLED = "The build was stopped because qa is shutting down; the previous index is kept."
-ASK_AGAIN = "Ask the question again for current citations."
 CLOSE_WAIT = 30.0  # seconds: a model load (torch ~8 s) or one batch of a build
 FOLLOW_EVERY = 1.0  # seconds between looks for a build another process committed
-
-
-class RequestError(Exception):
-    """A request the app refuses; `status` is the HTTP status the JSON API answers with."""
-
-    status = 400
-
-
-class NotReadyError(RequestError):
-    status = 503
-
-
-class BusyError(RequestError):
-    status = 409
-
-
-class NotFoundError(RequestError):
-    status = 404
-
-
-class ConflictError(RequestError):
-    status = 409
 
 
 class SharedEmbedder:
@@ -87,23 +61,6 @@ class SharedEmbedder:
             if self._embedder is None:
                 self._embedder = self._factory()
             return self._embedder
-
-
-@dataclass(frozen=True)
-class DocumentRow:
-    source: str
-    passages: int | None
-    size: int | None
-    indexed_at: str | None
-    state: str  # "indexed", "new", "changed", "deleted" or "skipped: <reason>"
-
-
-@dataclass(frozen=True)
-class DocumentView:
-    source: str
-    text: str  # as indexed: what citation offsets point into
-    where: str  # "lines 3-5" or "page 2" of the passage shown
-    pages: tuple[int, ...]  # where each PDF page starts in text
 
 
 class Service:
@@ -286,22 +243,11 @@ class Service:
         entry = engine.index.document(place.source) if engine is not None else None
         if entry is None:
             return f"characters {place.start}-{place.end}"
-        return _where(entry, place.start, place.end)
+        return where(entry, place.start, place.end)
 
     def view(self, source: str, start: int, end: int, *, digest: str | None) -> DocumentView:
-        """An indexed document and where a cited passage sits in it. `digest` is the passage's
-        as the answer quoted it (`passage_digest`): a link from before the document changed
-        must not mark other text."""
-        entry = self._ready_engine().index.document(source)
-        if entry is None:
-            raise NotFoundError(f"{source} is not in the index (deleted since?). {ASK_AGAIN}")
-        if not 0 <= start <= end <= len(entry.text):
-            raise RequestError(
-                f"Characters {start}-{end} are outside {source} ({len(entry.text)} characters)."
-            )
-        if digest is not None and passage_digest(entry.text[start:end]) != digest:
-            raise ConflictError(f"{source} has changed since this answer was given. {ASK_AGAIN}")
-        return DocumentView(source, entry.text, _where(entry, start, end), entry.pages)
+        """An indexed document and where a cited passage sits in it (see view.document_view)."""
+        return document_view(self._ready_engine().index, source, start, end, digest=digest)
 
     def answerable(self, questions: Sequence[str]) -> list[str]:
         """Those of `questions` the current index answers (the page's examples must not send a
@@ -357,18 +303,7 @@ class Service:
 
     def documents(self) -> list[DocumentRow]:
         """Indexed documents, plus files added, changed or removed since the last build."""
-        on_disk = files_on_disk(self.settings.docs)
-        index = self.index
-        entries = {e.source: e for e in index.documents} if index is not None else {}
-        rows = []
-        for source, state in document_states(index, on_disk, docs=self.settings.docs).items():
-            entry = entries.get(source)
-            if entry is None:
-                rows.append(DocumentRow(source, None, on_disk[source].size, None, state))
-            else:
-                count = entry.passages[1] - entry.passages[0]
-                rows.append(DocumentRow(source, count, entry.size, entry.indexed_at, state))
-        return rows
+        return document_rows(self.index, self.settings.docs)
 
     # ------------------------------------------------------------------ status
 
@@ -406,12 +341,3 @@ def _close_at_exit(service: weakref.ref[Service]) -> None:
     alive = service()
     if alive is not None:
         alive.close()
-
-
-def _where(entry: DocumentEntry, start: int, end: int) -> str:
-    page = entry.page_at(start)
-    if page is not None:
-        return f"page {page}"
-    first = entry.text.count("\n", 0, start) + 1
-    last = first + entry.text.count("\n", start, max(end - 1, start))
-    return line_range(first, last)

@@ -1,0 +1,75 @@
+"""What the page shows of documents: the table of the folder against the index, and one
+indexed document with a cited passage's place in it (`/view`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.folder.files import document_states, files_on_disk
+from qa.index.built import DocumentEntry, Index
+from qa.web.errors import ConflictError, NotFoundError, RequestError
+from qa.web.render import passage_digest
+from qa.wording import line_range
+
+ASK_AGAIN = "Ask the question again for current citations."
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    source: str
+    passages: int | None
+    size: int | None
+    indexed_at: str | None
+    state: str  # "indexed", "new", "changed", "deleted" or "skipped: <reason>"
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    source: str
+    text: str  # as indexed: what citation offsets point into
+    where: str  # "lines 3-5" or "page 2" of the passage shown
+    pages: tuple[int, ...]  # where each PDF page starts in text
+
+
+def document_rows(index: Index | None, docs: Path) -> list[DocumentRow]:
+    """Indexed documents, plus files added, changed or removed since the last build."""
+    on_disk = files_on_disk(docs)
+    entries = {e.source: e for e in index.documents} if index is not None else {}
+    rows = []
+    for source, state in document_states(index, on_disk, docs=docs).items():
+        entry = entries.get(source)
+        if entry is None:
+            rows.append(DocumentRow(source, None, on_disk[source].size, None, state))
+        else:
+            count = entry.passages[1] - entry.passages[0]
+            rows.append(DocumentRow(source, count, entry.size, entry.indexed_at, state))
+    return rows
+
+
+def document_view(
+    index: Index, source: str, start: int, end: int, *, digest: str | None
+) -> DocumentView:
+    """An indexed document and where a cited passage sits in it. `digest` is the passage's as
+    the answer quoted it (`passage_digest`): a link from before the document changed must not
+    mark other text."""
+    entry = index.document(source)
+    if entry is None:
+        raise NotFoundError(f"{source} is not in the index (deleted since?). {ASK_AGAIN}")
+    if not 0 <= start <= end <= len(entry.text):
+        raise RequestError(
+            f"Characters {start}-{end} are outside {source} ({len(entry.text)} characters)."
+        )
+    if digest is not None and passage_digest(entry.text[start:end]) != digest:
+        raise ConflictError(f"{source} has changed since this answer was given. {ASK_AGAIN}")
+    return DocumentView(source, entry.text, where(entry, start, end), entry.pages)
+
+
+def where(entry: DocumentEntry, start: int, end: int) -> str:
+    """ "lines a-b", or "page n" of a PDF."""
+    page = entry.page_at(start)
+    if page is not None:
+        return f"page {page}"
+    first = entry.text.count("\n", 0, start) + 1
+    last = first + entry.text.count("\n", start, max(end - 1, start))
+    return line_range(first, last)
