@@ -132,7 +132,7 @@ def stand_in_table(engine: Engine, items: list[evaluate.Item], texts: dict[str, 
     """Recall@1, MRR@10 and answer-hit with no stand-ins and for each (near, credit)."""
     model = load_embedder(engine.settings)
     searcher = Searcher(engine.index)
-    vocabulary = engine.index.keywords.vocabulary
+    vocabulary = engine.index.backend.passage_counts()
     asked = {}
     for item in items:
         words = missing_words(item.question, vocabulary)

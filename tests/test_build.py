@@ -139,7 +139,7 @@ def assert_index_consistent(index: Index) -> None:
         assert (index.sentences[slice(*d.sentences), 0] == row).all()
         assert (index.sentences[slice(*d.sentences), 2] <= len(d.text)).all()
     assert (p_at, s_at) == (len(index.passages), len(index.sentences))
-    assert len(index.dense) == len(index.keywords) == len(index.passages)
+    assert len(index.backend) == len(index.passages)
     assert index.passage_vectors.shape[0] == len(index.passages)
     assert index.sentence_vectors.shape[0] == len(index.sentences)
     assert index.term_vectors.terms == letter_terms(index)
@@ -148,7 +148,9 @@ def assert_index_consistent(index: Index) -> None:
 
 def letter_terms(index: Index) -> tuple[str, ...]:
     """The keyword terms that get a vector: letters only, three or more."""
-    return tuple(sorted(t for t in index.keywords.vocabulary if re.fullmatch(r"[^\W\d_]{3,}", t)))
+    return tuple(
+        sorted(t for t in index.backend.passage_counts() if re.fullmatch(r"[^\W\d_]{3,}", t))
+    )
 
 
 # --------------------------------------------------------------------------- incremental

@@ -25,6 +25,7 @@ import qa.index.store
 from qa.errors import DocumentError, IndexMissingError, QaError
 from qa.index.build import BuildReport, build_index
 from qa.index.built import Index, load
+from qa.index.faiss_backend import FaissBackend
 from qa.index.store import CURRENT, BuildWriter
 from qa.ingest.documents import read_document
 from qa.ingest.sandbox import Reader
@@ -46,14 +47,16 @@ def refuse() -> FakeEmbedder:
 
 def contents(index: Index) -> dict[str, Any]:
     """Everything a reader sees, in comparable form."""
+    backend = index.backend
+    assert isinstance(backend, FaissBackend)
     return {
         "documents": [(d.source, d.sha256, d.text) for d in index.documents],
         "passages": [(p.id, p.source, p.start, p.end, p.text, p.heading) for p in index.passages],
         "passage_vectors": index.passage_vectors.tobytes(),
         "sentences": index.sentences.tobytes(),
         "sentence_vectors": index.sentence_vectors.tobytes(),
-        "keywords": {k: v.tobytes() for k, v in index.keywords.arrays().items()},
-        "dense": len(index.dense),
+        "keywords": {k: v.tobytes() for k, v in backend.keywords.arrays().items()},
+        "dense": len(backend.vectors),
     }
 
 

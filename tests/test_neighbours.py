@@ -84,12 +84,16 @@ def test_term_vectors_keep_previous_rows_and_embed_only_new_terms(
         return np.stack([unit(len(w), 1, 0) for w in words])
 
     previous = TermVectors(("beij", "treati", "gone"), np.stack([unit(1, 0, 0)] * 3))
-    made = build_term_vectors(keywords, lambda: texts, embed, previous=previous, dimension=3)
+    made = build_term_vectors(
+        keywords.passage_counts(), lambda: texts, embed, previous=previous, dimension=3
+    )
     assert made.terms == ("beij", "film", "shown", "sign", "talk", "treati")
     assert asked == [["film", "shown", "signed", "talks"]]  # commonest spelling of each
     np.testing.assert_array_equal(made.vectors[0], unit(1, 0, 0))  # kept as it was
     np.testing.assert_array_equal(made.vectors[1], unit(4, 1, 0))  # "film"
     # The commonest terms only, by how many passages hold them.
     monkeypatch.setattr(neighbours, "MAX_TERMS", 2)
-    capped = build_term_vectors(keywords, lambda: texts, embed, previous=None, dimension=3)
+    capped = build_term_vectors(
+        keywords.passage_counts(), lambda: texts, embed, previous=None, dimension=3
+    )
     assert capped.terms == ("beij", "treati")

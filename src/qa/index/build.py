@@ -22,9 +22,8 @@ import numpy as np
 
 from qa.embed.embedder import Embedder, load_embedder, model_name
 from qa.errors import DocsFolderError, DocumentError, IndexBusyError, IndexVersionError, QaError
+from qa.index.backend import DEFAULT_BACKEND, backend_kind
 from qa.index.built import DocumentEntry, Index, load, save
-from qa.index.dense import VectorIndex
-from qa.index.keyword import KeywordIndex
 from qa.index.neighbours import TermVectors, build_term_vectors
 from qa.index.store import FORMAT_VERSION, BuildWriter, listed_sources, remove_leftovers
 from qa.ingest.chunking import ChunkParams, Chunks, chunk
@@ -278,7 +277,7 @@ def _assemble(
     embedded = sum(len(c.passages) for _, c in fresh.values())
     index = parts.index(settings, dimension, counter.max_tokens)
     term_vectors = build_term_vectors(
-        index.keywords,
+        index.backend.passage_counts(),
         lambda: (p.embed_text for p in index.passages),
         lambda words: _embed_reporting(factory(), words, WORDS_STAGE, progress),
         previous=plan.previous.term_vectors if plan.previous else None,
@@ -420,8 +419,9 @@ class _Parts:
             passage_vectors=passage_vectors,
             sentences=np.vstack(self.sentences) if self.sentences else np.zeros((0, 4), np.int64),
             sentence_vectors=_stack(self.sentence_vectors, dimension),
-            dense=VectorIndex.build(passage_vectors),
-            keywords=KeywordIndex.build([p.embed_text for p in self.passages]),
+            backend=backend_kind(DEFAULT_BACKEND).build(
+                passage_vectors, [p.embed_text for p in self.passages]
+            ),
             term_vectors=TermVectors.empty(dimension),
         )
 

@@ -1,4 +1,4 @@
-"""The index as one value in memory: documents, passages, vectors, dense and keyword search.
+"""The index as one value in memory: documents, passages, vectors, and the search backend.
 
 Loaded once and never mutated, so a server can swap a new one in while queries run on the old.
 """
@@ -12,13 +12,11 @@ from typing import Any
 import numpy as np
 
 from qa.errors import IndexCorruptError
-from qa.index.dense import VectorIndex
-from qa.index.keyword import KeywordIndex
+from qa.index.backend import DEFAULT_BACKEND, IndexBackend, backend_kind
 from qa.index.neighbours import TermVectors
 from qa.index.store import RUN_QA_INDEX, Build, BuildWriter, open_build
 from qa.ingest.chunking import Passage
 
-KEYWORD_ARRAYS = ("pointers", "rows", "counts", "lengths")
 SENTENCE_COLUMNS = 4  # document row, start, end, is_heading
 
 
@@ -61,10 +59,14 @@ class Index:
     passage_vectors: np.ndarray  # float32 (N, d), normalised
     sentences: np.ndarray  # int64 (M, 4): document row, start, end, is_heading
     sentence_vectors: np.ndarray  # float32 (M, d), normalised
-    dense: VectorIndex
-    keywords: KeywordIndex
+    backend: IndexBackend  # dense and keyword retrieval over the passage rows (qa.index.backend)
     term_vectors: TermVectors  # for question words no passage holds (qa.index.neighbours)
     build: str = ""  # the build folder it was loaded from; "" for one not yet written
+
+    @property
+    def dense(self) -> IndexBackend:
+        """Dense top-k as `index.dense.search(...)` read before the backend had a name."""
+        return self.backend
 
     @property
     def model_name(self) -> str:
@@ -92,11 +94,7 @@ def save(writer: BuildWriter, index: Index) -> None:
     writer.write_array("passage_vectors.npy", index.passage_vectors)
     writer.write_array("sentences.npy", index.sentences)
     writer.write_array("sentence_vectors.npy", index.sentence_vectors)
-    writer.write_with("passages.faiss", index.dense.save)
-    vocabulary = sorted(index.keywords.vocabulary, key=index.keywords.vocabulary.__getitem__)
-    writer.write_json("keywords.vocab.json", vocabulary)
-    for name, array in index.keywords.arrays().items():
-        writer.write_array(f"keywords.{name}.npy", array)
+    index.backend.save(writer)
     writer.write_json("terms.json", list(index.term_vectors.terms))
     writer.write_array("term_vectors.npy", index.term_vectors.vectors)
 
@@ -115,20 +113,16 @@ def load(index_dir: Path) -> Index:
 
 
 def _read(build: Build) -> Index:
-    documents = [_document(row) for row in build.jsonl("documents.jsonl")]
-    keywords = KeywordIndex.from_arrays(
-        build.json("keywords.vocab.json"),
-        {name: build.array(f"keywords.{name}.npy") for name in KEYWORD_ARRAYS},
-    )
     return Index(
         manifest=build.manifest,
-        documents=documents,
+        documents=[_document(row) for row in build.jsonl("documents.jsonl")],
         passages=[_passage(row) for row in build.jsonl("passages.jsonl")],
         passage_vectors=build.array("passage_vectors.npy"),
         sentences=build.array("sentences.npy"),
         sentence_vectors=build.array("sentence_vectors.npy"),
-        dense=VectorIndex.load(build.path / "passages.faiss"),
-        keywords=keywords,
+        # Every build so far is FAISS + BM25; an engine of another kind would be named in the
+        # manifest and looked up here.
+        backend=backend_kind(DEFAULT_BACKEND).open(build),
         term_vectors=TermVectors(tuple(build.json("terms.json")), build.array("term_vectors.npy")),
         build=build.path.name,
     )
@@ -139,8 +133,7 @@ def _check_consistent(index: Index, index_dir: Path) -> None:
     model = index.manifest.get("model")
     model = model if isinstance(model, dict) else {}
     shapes_ok = (
-        len(index.dense) == n
-        and len(index.keywords) == n
+        len(index.backend) == n
         and index.passage_vectors.shape == (n, model.get("dimension"))
         and index.sentence_vectors.shape == (m, model.get("dimension"))
         and index.sentences.shape == (m, SENTENCE_COLUMNS)

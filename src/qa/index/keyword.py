@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import ItemsView, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -157,6 +157,10 @@ class KeywordIndex:
                 credit[rows] = np.maximum(credit[rows], value)
         return credit
 
+    def passage_counts(self) -> Mapping[str, int]:
+        """Every term with how many passages hold it (a view: nothing is copied)."""
+        return _PassageCounts(self.vocabulary, self.pointers)
+
     def _rows_of(self, index: int) -> np.ndarray:
         return self.rows[self.pointers[index] : self.pointers[index + 1]]
 
@@ -183,6 +187,29 @@ class KeywordIndex:
             arrays["counts"],
             arrays["lengths"],
         )
+
+
+class _PassageCounts(Mapping[str, int]):
+    def __init__(self, vocabulary: dict[str, int], pointers: np.ndarray) -> None:
+        self._vocabulary, self._pointers = vocabulary, pointers
+
+    def __getitem__(self, term: str) -> int:
+        index = self._vocabulary[term]
+        return int(self._pointers[index + 1] - self._pointers[index])
+
+    def __contains__(self, term: object) -> bool:
+        return term in self._vocabulary
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._vocabulary)
+
+    def __len__(self) -> int:
+        return len(self._vocabulary)
+
+    def items(self) -> ItemsView[str, int]:
+        # All at once: one array difference rather than a lookup per term of a large vocabulary.
+        counts = np.diff(self._pointers).tolist()
+        return {term: counts[index] for term, index in self._vocabulary.items()}.items()
 
 
 def _merge(weighted: list[tuple[str, float]]) -> list[tuple[str, float]]:

@@ -14,12 +14,12 @@ those cost answers on the labelled sets.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from qa.index.keyword import LETTER_WORD, QUESTION_WORDS, STOPWORDS, KeywordIndex, stem
+from qa.index.keyword import LETTER_WORD, QUESTION_WORDS, STOPWORDS, stem
 
 MAX_TERMS = 50_000  # the commonest terms get vectors; the rarest are mostly names and typos
 NEAR = 0.65  # cosine from which a document term may stand in for a missing question word
@@ -66,7 +66,7 @@ def _best(scores: np.ndarray, count: int) -> list[int]:
     return sorted(top.tolist(), key=lambda r: (-scores[r], r))
 
 
-def missing_words(question: str, vocabulary: Mapping[str, int]) -> list[str]:
+def missing_words(question: str, vocabulary: Container[str]) -> list[str]:
     """Content words of the question, lower-cased, whose term no passage holds (once each)."""
     words = _content_words(question)
     return [word for term, word in words.items() if term not in vocabulary]
@@ -109,7 +109,7 @@ def _spellings_in(texts: Sequence[str], wanted: set[str]) -> dict[str, str]:
 
 
 def build_term_vectors(
-    keywords: KeywordIndex,
+    passage_counts: Mapping[str, int],
     texts: Callable[[], Iterable[str]],
     embed: Callable[[list[str]], np.ndarray],
     *,
@@ -118,7 +118,7 @@ def build_term_vectors(
 ) -> TermVectors:
     """Vectors for the commonest MAX_TERMS terms of the index: those the previous build had are
     kept, the others embedded by their commonest spelling in `texts` (read only then)."""
-    terms = _commonest_terms(keywords)
+    terms = _commonest_terms(passage_counts)
     known = dict(zip(previous.terms, previous.vectors, strict=True)) if previous else {}
     new = [t for t in terms if t not in known]
     if new:
@@ -144,10 +144,7 @@ def spellings(texts: Iterable[str], wanted: set[str]) -> dict[str, str]:
     return {term: seen.most_common(1)[0][0] for term, seen in counts.items()}
 
 
-def _commonest_terms(keywords: KeywordIndex) -> list[str]:
+def _commonest_terms(passage_counts: Mapping[str, int]) -> list[str]:
     """Letter-only terms by how many passages hold them, most first, ties by spelling."""
-    frequency = np.diff(keywords.pointers)
-    candidates = [
-        (-int(frequency[i]), t) for t, i in keywords.vocabulary.items() if LETTER_WORD.fullmatch(t)
-    ]
+    candidates = [(-n, t) for t, n in passage_counts.items() if LETTER_WORD.fullmatch(t)]
     return sorted(t for _, t in sorted(candidates)[:MAX_TERMS])

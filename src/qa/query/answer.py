@@ -144,7 +144,7 @@ def _choose_sentences(
     question: str, retrieval: Retrieval, searcher: Searcher, policy: Policy
 ) -> list[_Choice]:
     """The best-scoring sentence of the top passages, and the runner-up when nearly as good."""
-    wanted = searcher.index.keywords.content_shares([(t, 1.0) for t in terms(question)])
+    wanted = searcher.index.backend.content_shares([(t, 1.0) for t in terms(question)])
     wanted_type = answer_type(question)
     scored: dict[int, _Choice] = {}
     for rank, hit in enumerate(retrieval.hits[: policy.quote_from]):

@@ -173,7 +173,7 @@ class Engine:
         index = self._loaded.index
         vector = self._embed([text])[0]
         # The words go in a call of their own: a text's vector must not depend on its batch.
-        missing = missing_words(text, index.keywords.vocabulary)
+        missing = missing_words(text, index.backend.passage_counts())
         word_vectors = self._embed(missing) if missing else []
         weighted = keyword_query(text)
         steering = [

@@ -1,6 +1,7 @@
 """Index + query -> ranked hits: dense (passages and their sentences) fused with BM25.
 
-Built once per loaded index; every search after that is in-memory numpy and FAISS work.
+Built once per loaded index; retrieval goes through the index's backend (qa.index.backend),
+whatever engine that is, and the fusion after it is in-memory numpy work.
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ class Searcher:
         sentence_scores = self.index.sentence_vectors @ query.vector
         if not len(self.index.passages) or (allowed is not None and not len(allowed)):
             return Retrieval([], sentence_scores)
-        keyword = self.index.keywords.scores(query.terms)
-        coverage, in_corpus = self.index.keywords.coverage(query.terms, stand_ins=query.stand_ins)
+        backend = self.index.backend
+        keyword = backend.keyword_scores(query.terms)
+        coverage, in_corpus = backend.coverage(query.terms, stand_ins=query.stand_ins)
         candidates = self._candidates(query, keyword, sentence_scores, allowed)
         hits = self._score(query, candidates, keyword, coverage, sentence_scores)
         return Retrieval(self._collapse(hits, k, allowed), sentence_scores, in_corpus)
@@ -90,7 +92,9 @@ class Searcher:
         allowed: np.ndarray | None,
     ) -> np.ndarray:
         """The union of each signal's best passages; only these are scored in full."""
-        _, dense_rows = self.index.dense.search(query.vector[None, :], CANDIDATES, allowed=allowed)
+        _, dense_rows = self.index.backend.search(
+            query.vector[None, :], CANDIDATES, allowed=allowed
+        )
         rows = np.concatenate(
             [
                 dense_rows[0][dense_rows[0] >= 0],
