@@ -42,7 +42,7 @@ from qa.folder.files import (
     trashed,
 )
 from qa.folder.files import Refused as RefusedUpload
-from qa.ingest.documents import discover
+from qa.ingest.discover import discover
 from qa.query.answer import EMPTY_QUESTION, NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
 from qa.settings import Settings
 from qa.web.actions import picker

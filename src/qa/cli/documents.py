@@ -19,7 +19,7 @@ from qa.folder.files import (
     restore_document,
     trashed,
 )
-from qa.ingest.documents import check_folder
+from qa.ingest.discover import check_folder
 from qa.names import shown
 from qa.settings import Settings
 from qa.wording import human_time

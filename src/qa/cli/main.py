@@ -151,7 +151,7 @@ def run_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _expand(paths: Sequence[Path]) -> list[Path]:
-    from qa.ingest.documents import discover
+    from qa.ingest.discover import discover
 
     found = [p for path in paths for p in (discover(path) if path.is_dir() else [path])]
     return list(dict.fromkeys(found))  # a file named twice is added once
@@ -161,7 +161,7 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     """The index (verified as `qa ask` would load it) and the documents folder compared."""
     from qa.folder.files import PENDING, TRASH, document_states, files_on_disk, trashed
     from qa.index.built import load
-    from qa.ingest.documents import check_folder
+    from qa.ingest.discover import check_folder
     from qa.names import as_json
 
     index = load(settings.index)

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.errors import DocsFolderError, DocumentError, QaError
-from qa.ingest.documents import SUPPORTED_SUFFIXES, discover, hash_file, unsupported_type
+from qa.ingest.discover import discover, hash_file
+from qa.ingest.documents import SUPPORTED_SUFFIXES, unsupported_type
 from qa.ingest.limits import Limits
 from qa.ingest.sandbox import Reader
 from qa.names import NOT_UTF8, utf8_name

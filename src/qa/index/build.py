@@ -28,7 +28,8 @@ from qa.index.keyword import KeywordIndex
 from qa.index.neighbours import TermVectors, build_term_vectors
 from qa.index.store import FORMAT_VERSION, BuildWriter, listed_sources, remove_leftovers
 from qa.ingest.chunking import ChunkParams, Chunks, chunk
-from qa.ingest.documents import TYPES_IN_WORDS, Document, Skipped, discover, hash_file
+from qa.ingest.discover import discover, hash_file
+from qa.ingest.documents import TYPES_IN_WORDS, Document, Skipped
 from qa.ingest.limits import MIB, Limits, mb
 from qa.ingest.sandbox import Reader
 from qa.ingest.tokens import token_counter
