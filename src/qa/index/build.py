@@ -20,7 +20,8 @@ from typing import Any
 import filelock
 import numpy as np
 
-from qa.embed.embedder import Embedder, load_embedder, model_name
+from qa.embed.base import Embedder, model_name
+from qa.embed.embedder import load_embedder
 from qa.errors import DocsFolderError, DocumentError, IndexBusyError, IndexVersionError, QaError
 from qa.index.built import DocumentEntry, Index, load, save
 from qa.index.dense import VectorIndex

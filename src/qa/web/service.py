@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.embed.embedder import Embedder, load_embedder
+from qa.embed.base import Embedder
+from qa.embed.embedder import load_embedder
 from qa.errors import BuildCancelledError, ModelError, QaError, UnknownSourceError
 from qa.folder.files import (
     Incoming,
