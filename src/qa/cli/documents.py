@@ -10,15 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from qa.folder.files import (
-    TRASH,
-    Refused,
-    Trashed,
-    delete_document,
-    files_on_disk,
-    restore_document,
-    trashed,
-)
+from qa.folder.add import Refused
+from qa.folder.changes import files_on_disk
+from qa.folder.trash import TRASH, Trashed, delete_document, restore_document, trashed
 from qa.ingest.discover import check_folder
 from qa.names import shown
 from qa.settings import Settings

@@ -124,7 +124,7 @@ def build_reporting(settings: Settings) -> dict[str, Any]:
 def run_add(args: argparse.Namespace, settings: Settings) -> int:
     """Copy the files (a folder: the documents in it) under names that replace nothing, refuse
     what could not be indexed, then update the index; exit 1 when anything was refused."""
-    from qa.folder.files import Incoming, add_files
+    from qa.folder.add import Incoming, add_files
     from qa.ingest.limits import Limits
 
     incoming = [Incoming(path.name, path, str(path)) for path in _expand(args.paths)]
@@ -159,7 +159,8 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     """The index (verified as `qa ask` would load it) and the documents folder compared."""
-    from qa.folder.files import PENDING, TRASH, document_states, files_on_disk, trashed
+    from qa.folder.changes import PENDING, document_states, files_on_disk
+    from qa.folder.trash import TRASH, trashed
     from qa.index.built import load
     from qa.ingest.discover import check_folder
     from qa.names import as_json

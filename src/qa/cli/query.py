@@ -136,7 +136,7 @@ def _check_docs(args: argparse.Namespace, settings: Settings) -> None:
 
 def _warn_if_stale(engine: Engine) -> None:
     """Answers come from the index as built: say so when the folder has moved on since."""
-    from qa.folder.files import PENDING, document_states, files_on_disk
+    from qa.folder.changes import PENDING, document_states, files_on_disk
 
     docs = engine.settings.docs
     if not docs.is_dir():
