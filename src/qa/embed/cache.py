@@ -146,13 +146,19 @@ def _export_into(info: ModelInfo, folder: Path) -> None:
     started = time.perf_counter()
     onnx_path = folder / ONNX_FILE
     export_onnx(info.path, onnx_path)
+    meta = _meta(info, onnx_path, seconds=time.perf_counter() - started)
+    _write_atomic(folder / META_FILE, json.dumps(meta, indent=2) + "\n")
+
+
+def _meta(info: ModelInfo, onnx_path: Path, *, seconds: float) -> dict[str, Any]:
+    """export.json: what vouches for model.onnx (sha256, size, mtime) and how it was made."""
     import onnx
     import torch
 
     stat = onnx_path.stat()
-    meta = {
+    return {
         "format": EXPORT_FORMAT,
-        "model_name": name,
+        "model_name": model_name(info.path),
         "source": str(info.path.resolve()),
         "weights": info.weights.name,
         "max_seq_length": info.max_seq_length,
@@ -163,9 +169,8 @@ def _export_into(info: ModelInfo, folder: Path) -> None:
         "torch": torch.__version__,
         "onnx": onnx.__version__,
         "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "export_seconds": round(time.perf_counter() - started, 1),
+        "export_seconds": round(seconds, 1),
     }
-    _write_atomic(folder / META_FILE, json.dumps(meta, indent=2) + "\n")
 
 
 def ensure_export(info: ModelInfo, cache: Path, *, full_check: bool = False) -> Path:

@@ -26,59 +26,45 @@ def export_onnx(model_path: Path, out_path: Path) -> None:
     """Export the transformer (token embeddings, before pooling) to `out_path`, atomically."""
     import warnings
 
-    import torch
-
     with warnings.catch_warnings():
         # Tracer and loader warnings are about code paths checked by _check_export below.
         warnings.simplefilter("ignore")
         wrapper = _load_for_export(model_path)
-        # Padding in the dummy batch keeps the mask arithmetic in the graph instead of folded away.
-        input_ids = torch.tensor([[101, 7592, 2088, 2003, 2204, 102], [101, 7592, 102, 0, 0, 0]])
-        dummy = (input_ids, (input_ids != 0).long(), torch.zeros_like(input_ids))
-        dynamic = {0: "batch", 1: "sequence"}
         out_path.parent.mkdir(parents=True, exist_ok=True)
         with temp_beside(out_path) as tmp:
-            with torch.inference_mode():
-                torch.onnx.export(
-                    wrapper,
-                    dummy,
-                    str(tmp),
-                    input_names=list(INPUT_NAMES),
-                    output_names=["last_hidden_state"],
-                    dynamic_axes={
-                        **dict.fromkeys(INPUT_NAMES, dynamic),
-                        "last_hidden_state": dynamic,
-                    },
-                    opset_version=OPSET,
-                    do_constant_folding=True,
-                    dynamo=False,
-                )
+            _trace(wrapper, tmp)
             _check_export(tmp, wrapper)
             tmp.chmod(0o644)  # mkstemp makes it 0600; a shared cache must stay readable
             os.replace(tmp, out_path)
 
 
+def _trace(wrapper: Any, onnx_path: Path) -> None:
+    """Write the traced graph of `wrapper`, with batch and sequence length left free."""
+    import torch
+
+    # Padding in the dummy batch keeps the mask arithmetic in the graph instead of folded away.
+    input_ids = torch.tensor([[101, 7592, 2088, 2003, 2204, 102], [101, 7592, 102, 0, 0, 0]])
+    dummy = (input_ids, (input_ids != 0).long(), torch.zeros_like(input_ids))
+    dynamic = {0: "batch", 1: "sequence"}
+    with torch.inference_mode():
+        torch.onnx.export(
+            wrapper,
+            dummy,
+            str(onnx_path),
+            input_names=list(INPUT_NAMES),
+            output_names=["last_hidden_state"],
+            dynamic_axes={**dict.fromkeys(INPUT_NAMES, dynamic), "last_hidden_state": dynamic},
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+
+
 def _load_for_export(model_path: Path) -> Any:
     """The bare transformer as a module taking (input_ids, attention_mask, token_type_ids)."""
     import torch
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
 
-    # The user sees our one "Exporting" line, not a weight-loading progress bar.
-    bar_was_on = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
-    try:
-        # Eager attention: the SDPA path branches on mask contents in Python, which tracing freezes.
-        st_model = SentenceTransformer(
-            str(model_path),
-            device="cpu",
-            local_files_only=True,
-            model_kwargs={"attn_implementation": "eager"},
-        )
-    finally:
-        if bar_was_on:
-            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
-    transformer: Any = st_model[0].auto_model
+    transformer: Any = _load_quietly(model_path)[0].auto_model
     transformer.config._attn_implementation = "eager"
 
     class LastHiddenState(torch.nn.Module):
@@ -99,6 +85,27 @@ def _load_for_export(model_path: Path) -> Any:
             return out.last_hidden_state  # type: ignore[no-any-return]
 
     return LastHiddenState(transformer.eval()).eval()
+
+
+def _load_quietly(model_path: Path) -> Any:
+    """The sentence-transformers model, with eager attention and no progress bar."""
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    # The user sees our one "Exporting" line, not a weight-loading progress bar.
+    bar_was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    try:
+        # Eager attention: the SDPA path branches on mask contents in Python, which tracing freezes.
+        return SentenceTransformer(
+            str(model_path),
+            device="cpu",
+            local_files_only=True,
+            model_kwargs={"attn_implementation": "eager"},
+        )
+    finally:
+        if bar_was_on:
+            hf_logging.enable_progress_bar()  # type: ignore[no-untyped-call]
 
 
 def _check_export(onnx_path: Path, wrapper: Any) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from qa.embed.cache import ONNX_FILE, ModelInfo, ensure_export, export_ok
 from qa.errors import ModelError
 
 if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
     from qa.settings import Settings
 
 __all__ = ["ONNX_BATCH", "OnnxEmbedder"]
@@ -34,39 +36,13 @@ class OnnxEmbedder:
     def __init__(
         self, model_path: Path, onnx_folder: Path, *, intra_op_threads: int | None = None
     ) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
         info = ModelInfo.read(model_path)
         self.model_name = model_name(model_path)
         self.dimension = info.dimension
         self.onnx_folder = onnx_folder
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads or _usable_cpus()
-        options.inter_op_num_threads = 1  # the graph is one chain; a second pool only adds wake-ups
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.log_severity_level = 3  # keep ORT's optimiser chatter off the user's terminal
-        # Idle ORT threads would spin on the cores the numpy work after each call needs.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            self._session = ort.InferenceSession(
-                str(onnx_folder / ONNX_FILE), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:
-            raise ModelError(
-                f"Cannot load {onnx_folder / ONNX_FILE}: {exc}. Delete that folder to re-export."
-            ) from exc
+        self._session = _session(onnx_folder / ONNX_FILE, intra_op_threads or _usable_cpus())
         self._inputs = {i.name for i in self._session.get_inputs()}
-
-        tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
-        # tokenizer.json ships with truncation at 128 and fixed padding to 128: override both
-        # to match sentence-transformers (truncate at max_seq_length, pad to the batch's longest).
-        tokenizer.enable_truncation(max_length=info.max_seq_length)
-        pad_id = tokenizer.token_to_id("[PAD]")
-        self._pad_id = 0 if pad_id is None else int(pad_id)
-        tokenizer.enable_padding(pad_id=self._pad_id, pad_token="[PAD]")
-        self._tokenizer = tokenizer
+        self._tokenizer, self._pad_id = _tokenizer(model_path, info.max_seq_length)
 
     @classmethod
     def from_settings(
@@ -118,6 +94,39 @@ class OnnxEmbedder:
         feeds = {k: v for k, v in feeds.items() if k in self._inputs}
         (hidden,) = self._session.run(["last_hidden_state"], feeds)
         return _mean_pool_normalise(np.asarray(hidden, dtype=np.float32), attention_mask)
+
+
+def _session(onnx_path: Path, threads: int) -> Any:
+    """An onnxruntime session on the CPU; ModelError when the file will not load."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1  # the graph is one chain; a second pool only adds wake-ups
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3  # keep ORT's optimiser chatter off the user's terminal
+    # Idle ORT threads would spin on the cores the numpy work after each call needs.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    try:
+        return ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelError(
+            f"Cannot load {onnx_path}: {exc}. Delete that folder to re-export."
+        ) from exc
+
+
+def _tokenizer(model_path: Path, max_seq_length: int) -> tuple[Tokenizer, int]:
+    """The model's tokenizer set up as sentence-transformers uses it, and its padding id."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+    # tokenizer.json ships with truncation at 128 and fixed padding to 128: override both
+    # to match sentence-transformers (truncate at max_seq_length, pad to the batch's longest).
+    tokenizer.enable_truncation(max_length=max_seq_length)
+    found = tokenizer.token_to_id("[PAD]")
+    pad_id = 0 if found is None else int(found)
+    tokenizer.enable_padding(pad_id=pad_id, pad_token="[PAD]")
+    return tokenizer, pad_id
 
 
 def _usable_cpus() -> int:
