@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 from common import add_corpus_options, corpus_from, machine, shown
 
-from qa.embed.embedder import Embedder, load_embedder
+from qa.embed.base import Embedder
+from qa.embed.embedder import load_embedder
 from qa.index.keyword import KeywordIndex
 from qa.query import evaluate
 from qa.query.answer import Answer

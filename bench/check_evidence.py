@@ -21,7 +21,8 @@ from pathlib import Path
 from common import ROOT, SEEDS_SETS, shown
 
 from qa.errors import DocumentError
-from qa.ingest.documents import discover, read_document
+from qa.ingest.discover import discover
+from qa.ingest.documents import read_document
 from qa.query import evaluate
 
 

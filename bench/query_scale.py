@@ -27,7 +27,8 @@ import numpy as np
 from common import ROOT, machine
 from index_throughput import generate_corpus
 
-from qa.embed.embedder import Embedder, load_embedder
+from qa.embed.base import Embedder
+from qa.embed.embedder import load_embedder
 from qa.index.build import build_index
 from qa.index.built import load
 from qa.query import evaluate

@@ -23,7 +23,8 @@ from typing import Any
 from baselines import bm25_windows_ranks, engine_outcomes, engine_ranks, windows
 from common import add_corpus_options, corpus_from, machine, shown
 
-from qa.embed.embedder import Embedder, load_embedder
+from qa.embed.base import Embedder
+from qa.embed.embedder import load_embedder
 from qa.query import evaluate
 from qa.query.engine import Engine
 from qa.query.search import Weights

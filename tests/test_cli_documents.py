@@ -13,7 +13,7 @@ import pytest
 from fakes import FakeEmbedder
 
 import qa.cli.main
-import qa.folder.files
+import qa.folder.add
 import qa.index.build
 from qa.index.built import load
 from qa.settings import Settings
@@ -127,7 +127,7 @@ def test_add_reports_a_folder_it_cannot_use_or_write(
     def disk_full(source: Path, target: Path) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(qa.folder.files.shutil, "copyfile", disk_full)
+    monkeypatch.setattr(qa.folder.add.shutil, "copyfile", disk_full)
     code, out, err = run(capsys, *add_args(settings, treaty))
     assert (code, out) == (1, [])
     assert err == [

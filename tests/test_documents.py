@@ -1,5 +1,5 @@
-"""Tests for qa.ingest.documents: discovery, text extraction and offsets, all on files under
-tmp_path."""
+"""Tests for qa.ingest.discover and qa.ingest.documents with its readers: discovery, text
+extraction and offsets, all on files under tmp_path."""
 
 from __future__ import annotations
 
@@ -17,14 +17,8 @@ from pypdf import PdfReader, PdfWriter
 
 from qa.errors import DocsFolderError, DocumentError
 from qa.ingest import docx as word
-from qa.ingest.documents import (
-    SUPPORTED_SUFFIXES,
-    Document,
-    Skipped,
-    discover,
-    hash_file,
-    read_document,
-)
+from qa.ingest.discover import discover, hash_file
+from qa.ingest.documents import SUPPORTED_SUFFIXES, Document, Skipped, read_document
 from qa.ingest.limits import Limits
 
 

@@ -29,7 +29,7 @@ from fakes import FakeEmbedder
 import qa.cli.main
 import qa.index.build
 from qa.errors import DocumentError
-from qa.folder.files import Incoming, save_uploads
+from qa.folder.add import Incoming, save_uploads
 from qa.index.build import build_index
 from qa.index.built import load
 from qa.ingest.documents import read_document

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.folder.files import Refused, clean_name
+from qa.folder.add import Refused, clean_name
 from qa.names import NOT_UTF8, as_json, shown, utf8_name
 
 BAD_BYTES = os.fsdecode(b"bad\xff.txt")  # as os.listdir gives a name that is not UTF-8

@@ -16,9 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed import onnx as onnx_backend
-from qa.embed.embedder import TorchEmbedder, model_name
-from qa.embed.onnx import META_FILE, ONNX_FILE, ModelInfo, OnnxEmbedder, ensure_export
+from qa.embed import cache as export_cache
+from qa.embed.base import model_name
+from qa.embed.cache import META_FILE, ONNX_FILE, ModelInfo, ensure_export
+from qa.embed.embedder import TorchEmbedder
+from qa.embed.onnx import OnnxEmbedder
 from qa.errors import ModelError
 from qa.settings import Settings, bundled_model_path
 
@@ -182,7 +184,7 @@ def test_changed_file_is_reexported_on_the_hot_path(
         exports.append(out_path)  # the real export is covered above; this test is about when
         shutil.copyfile(good, out_path)
 
-    monkeypatch.setattr(onnx_backend, "export_onnx", fake_export)
+    monkeypatch.setattr(export_cache, "export_onnx", fake_export)
     assert OnnxEmbedder.from_settings(settings).verify()
     assert exports == [target]
 
@@ -197,7 +199,7 @@ def test_concurrent_exports_run_once(
         time.sleep(0.3)  # long enough for the other thread to reach the lock
         shutil.copyfile(onnx.onnx_folder / ONNX_FILE, out_path)
 
-    monkeypatch.setattr(onnx_backend, "export_onnx", slow_export)
+    monkeypatch.setattr(export_cache, "export_onnx", slow_export)
     info = ModelInfo.read(bundled_model_path())
     folders: list[Path] = []
     threads = [

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from fakes import FakeEmbedder
 
-from qa.embed.embedder import model_name
+from qa.embed.base import model_name
 from qa.errors import IndexCorruptError, IndexMissingError
 from qa.index.build import build_index, chunk_params
 from qa.index.built import Index, load

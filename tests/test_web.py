@@ -32,17 +32,10 @@ from gradio_client import Client, handle_file
 import qa.cli.main
 import qa.web.app
 from qa.errors import BuildCancelledError, ServeError
-from qa.folder.files import (
-    TRASH,
-    Incoming,
-    clean_name,
-    delete_document,
-    restore_document,
-    save_uploads,
-    trashed,
-)
-from qa.folder.files import Refused as RefusedUpload
-from qa.ingest.documents import discover
+from qa.folder.add import Incoming, clean_name, save_uploads
+from qa.folder.add import Refused as RefusedUpload
+from qa.folder.trash import TRASH, delete_document, restore_document, trashed
+from qa.ingest.discover import discover
 from qa.query.answer import EMPTY_QUESTION, NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
 from qa.settings import Settings
 from qa.web.actions import picker

@@ -10,16 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from qa.folder.files import (
-    TRASH,
-    Refused,
-    Trashed,
-    delete_document,
-    files_on_disk,
-    restore_document,
-    trashed,
-)
-from qa.ingest.documents import check_folder
+from qa.folder.add import Refused
+from qa.folder.changes import files_on_disk
+from qa.folder.trash import TRASH, Trashed, delete_document, restore_document, trashed
+from qa.ingest.discover import check_folder
 from qa.names import shown
 from qa.settings import Settings
 from qa.wording import human_time
@@ -132,7 +126,7 @@ def _finish(
     refused: list[tuple[str, str]],
 ) -> int:
     """Index what moved (unless --no-index), print the JSON line; exit 1 when any was refused."""
-    from qa.cli.main import build_reporting
+    from qa.cli.building import build_reporting
 
     moved = any(done.values())
     report = build_reporting(settings) if moved and not args.no_index else None

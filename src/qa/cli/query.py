@@ -128,7 +128,7 @@ def _check_docs(args: argparse.Namespace, settings: Settings) -> None:
     """A documents folder named (--docs, QA_DOCS) but missing is a mistake to report: the
     answers would come from an index of other documents, with no word of it. The default
     folder may be absent: asked from elsewhere with --index, there is nothing to compare."""
-    from qa.ingest.documents import check_folder
+    from qa.ingest.discover import check_folder
 
     if args.docs is not None or os.environ.get("QA_DOCS"):
         check_folder(settings.docs)
@@ -136,7 +136,7 @@ def _check_docs(args: argparse.Namespace, settings: Settings) -> None:
 
 def _warn_if_stale(engine: Engine) -> None:
     """Answers come from the index as built: say so when the folder has moved on since."""
-    from qa.folder.files import PENDING, document_states, files_on_disk
+    from qa.folder.changes import PENDING, document_states, files_on_disk
 
     docs = engine.settings.docs
     if not docs.is_dir():

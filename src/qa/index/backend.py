@@ -19,10 +19,10 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from qa.index.keyword import Terms
 from qa.index.neighbours import StandIns
 from qa.index.store import Build, BuildWriter
 
-Terms = Sequence[tuple[str, float]]  # keyword terms with their weights (a follow-up's are < 1)
 DEFAULT_BACKEND = "faiss"
 
 

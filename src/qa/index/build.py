@@ -20,14 +20,16 @@ from typing import Any
 import filelock
 import numpy as np
 
-from qa.embed.embedder import Embedder, load_embedder, model_name
+from qa.embed.base import Embedder, model_name
+from qa.embed.embedder import load_embedder
 from qa.errors import DocsFolderError, DocumentError, IndexBusyError, IndexVersionError, QaError
 from qa.index.backend import DEFAULT_BACKEND, backend_kind
 from qa.index.built import DocumentEntry, Index, load, save
 from qa.index.neighbours import TermVectors, build_term_vectors
 from qa.index.store import FORMAT_VERSION, BuildWriter, listed_sources, remove_leftovers
 from qa.ingest.chunking import ChunkParams, Chunks, chunk
-from qa.ingest.documents import TYPES_IN_WORDS, Document, Skipped, discover, hash_file
+from qa.ingest.discover import discover, hash_file
+from qa.ingest.documents import TYPES_IN_WORDS, Document, Skipped
 from qa.ingest.limits import MIB, Limits, mb
 from qa.ingest.sandbox import Reader
 from qa.ingest.tokens import token_counter

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.index.backend import Terms
 from qa.index.dense import VectorIndex
-from qa.index.keyword import KeywordIndex
+from qa.index.keyword import KeywordIndex, Terms
 from qa.index.neighbours import StandIns
 from qa.index.store import Build, BuildWriter
 

@@ -32,6 +32,8 @@ STOPWORDS = frozenset(
     """.split()
 )
 
+Terms = Sequence[tuple[str, float]]  # keyword terms with their weights (a follow-up's are < 1)
+
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:

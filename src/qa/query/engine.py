@@ -17,7 +17,8 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from qa.embed.embedder import Embedder, load_embedder, model_name
+from qa.embed.base import Embedder, model_name
+from qa.embed.embedder import load_embedder
 from qa.errors import IndexCorruptError, UnknownSourceError
 from qa.index.built import Index, load
 from qa.index.neighbours import missing_words, near_match_notes

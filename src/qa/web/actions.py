@@ -11,7 +11,8 @@ from typing import Any
 import gradio as gr
 
 from qa.errors import QaError
-from qa.folder.files import PENDING, Trashed
+from qa.folder.changes import PENDING
+from qa.folder.trash import Trashed
 from qa.names import shown
 from qa.query.answer import EMPTY_QUESTION
 from qa.web.errors import RequestError

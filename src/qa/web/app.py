@@ -25,7 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from fastapi import FastAPI
 
-from qa.embed.embedder import Embedder
+from qa.embed.base import Embedder
 from qa.errors import ServeError
 from qa.settings import Settings
 from qa.web.api import add_api

@@ -13,7 +13,8 @@ from typing import Any
 import gradio as gr
 
 from qa.errors import QaError
-from qa.folder.files import MAX_FILES, TRASH, Incoming, Refused, UploadResult
+from qa.folder.add import MAX_FILES, Incoming, Refused, UploadResult
+from qa.folder.trash import TRASH
 from qa.index.build import BuildReport
 from qa.names import shown
 from qa.web.actions import BUSY_POLL, failure, warn

@@ -19,17 +19,11 @@ from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
-from qa.embed.embedder import Embedder, load_embedder
+from qa.embed.base import Embedder
+from qa.embed.embedder import load_embedder
 from qa.errors import BuildCancelledError, ModelError, QaError, UnknownSourceError
-from qa.folder.files import (
-    Incoming,
-    Trashed,
-    UploadResult,
-    delete_document,
-    restore_document,
-    save_uploads,
-    trashed,
-)
+from qa.folder.add import Incoming, UploadResult, save_uploads
+from qa.folder.trash import Trashed, delete_document, restore_document, trashed
 from qa.index.build import BuildReport, ProgressFn, build_index
 from qa.index.built import Index, load
 from qa.index.store import live_build_name

@@ -12,7 +12,7 @@ from typing import Any
 import gradio as gr
 from gradio.events import api as gradio_api
 
-from qa.folder.files import ACCEPTED, MAX_FILES
+from qa.folder.add import ACCEPTED, MAX_FILES
 from qa.web.actions import BUSY_POLL, TABLE_HEADERS, Actions
 from qa.web.documents import DocumentActions
 from qa.web.service import Service

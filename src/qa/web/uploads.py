@@ -19,7 +19,7 @@ import stat
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
-from qa.folder.files import Incoming
+from qa.folder.add import Incoming
 
 NOT_RECEIVED = "not a file uploaded to this server; send the file itself, not a server path"
 

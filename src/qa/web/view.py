@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.folder.files import document_states, files_on_disk
+from qa.folder.changes import document_states, files_on_disk
 from qa.index.built import DocumentEntry, Index
 from qa.web.errors import ConflictError, NotFoundError, RequestError
 from qa.web.render import passage_digest
