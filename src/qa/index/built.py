@@ -157,28 +157,27 @@ def _passage_row(p: Passage) -> dict[str, Any]:
     }
 
 
+_PASSAGE_FIELDS = ("id", "source", "start", "end", "text", "heading", "page")
+_DOCUMENT_FIELDS = ("source", "sha256", "size", "text", "indexed_at", "warning")
+
+
 def _passage(row: dict[str, Any]) -> Passage:
-    return Passage(
-        id=row["id"],
-        source=row["source"],
-        start=row["start"],
-        end=row["end"],
-        text=row["text"],
-        heading=row["heading"],
-        lines=(row["lines"][0], row["lines"][1]),
-        page=row["page"],
-    )
+    fields = {name: row[name] for name in _PASSAGE_FIELDS}
+    return Passage(**fields, lines=_pair(row["lines"]))
 
 
 def _document(row: dict[str, Any]) -> DocumentEntry:
+    fields = {name: row[name] for name in _DOCUMENT_FIELDS}
     return DocumentEntry(
-        source=row["source"],
-        sha256=row["sha256"],
-        size=row["size"],
-        text=row["text"],
+        **fields,
         pages=tuple(row["pages"]),
-        indexed_at=row["indexed_at"],
-        warning=row["warning"],
-        passages=(row["passages"][0], row["passages"][1]),
-        sentences=(row["sentences"][0], row["sentences"][1]),
+        passages=_pair(row["passages"]),
+        sentences=_pair(row["sentences"]),
     )
+
+
+def _pair(values: list[int]) -> tuple[int, int]:
+    # JSON gives lists; the dataclasses hold (first, last) pairs. A row with another length is
+    # a damaged file: load() reports it as such.
+    first, last = values
+    return first, last

@@ -6,7 +6,7 @@ toasts and gr.HTML as HTML.
 
 # No `from __future__ import annotations`: gr.api reads these annotations at runtime.
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import gradio as gr
 
@@ -29,6 +29,10 @@ from qa.wording import counted, human_time
 
 STARTUP_WAIT_S = 60.0  # a question asked during start-up waits this long for the index
 Message = dict[str, str]
+# The pickers' values as a refresh receives them, and the choices the page was last sent.
+Picks: TypeAlias = list[str] | None
+Pick: TypeAlias = str | None
+Sent: TypeAlias = list[Any] | None
 TABLE_HEADERS = ["Document", "Passages", "Size", "Indexed", "State"]
 _STATES = {
     "indexed": "indexed",
@@ -112,11 +116,7 @@ class Actions:
     # ------------------------------------------------------------------ refresh
 
     def refresh(
-        self,
-        selected: list[str] | None,
-        doomed: str | None,
-        restorable: str | None,
-        sent: list[Any] | None,
+        self, selected: Picks, doomed: Pick, restorable: Pick, sent: Sent
     ) -> tuple[Any, ...]:
         """Both status panels, the documents table and the document pickers (keeping what the
         user picked while it still exists: a timer calls this every few seconds). `sent`: the
@@ -144,13 +144,7 @@ class Actions:
             [as_state(group) for group in choices],
         )
 
-    def tick(
-        self,
-        selected: list[str] | None,
-        doomed: str | None,
-        restorable: str | None,
-        sent: list[Any] | None,
-    ) -> tuple[Any, ...]:
+    def tick(self, selected: Picks, doomed: Pick, restorable: Pick, sent: Sent) -> tuple[Any, ...]:
         """Every second during start-up and rebuilds, every few seconds otherwise, so a page
         also notices a rebuild started from another page or the API."""
         busy = self.service.starting or self.service.rebuilding

@@ -143,21 +143,11 @@ def _documents_tab(max_upload_mb: int) -> dict[str, Any]:
         with gr.Column(scale=1):
             rebuild = gr.Button("Rebuild index", variant="primary", elem_id="qa-rebuild")
             with gr.Row(equal_height=True):
-                doomed = gr.Dropdown(
-                    label="Delete a document",
-                    choices=[],
-                    scale=3,
-                    allow_custom_value=STALE_PICKS_PASS,
-                )
+                doomed = _picker("Delete a document")
                 delete = gr.Button("Delete", variant="stop", scale=1, min_width=80)
                 undo = gr.Button("Undo", scale=1, min_width=80, visible=False, elem_id="qa-undo")
             with gr.Row(equal_height=True):
-                restorable = gr.Dropdown(
-                    label="Restore a deleted document",
-                    choices=[],
-                    scale=3,
-                    allow_custom_value=STALE_PICKS_PASS,
-                )
+                restorable = _picker("Restore a deleted document")
                 restore = gr.Button("Restore", scale=1, min_width=80)
     message = gr.HTML(elem_id="qa-docs-message", min_height=40)
     return {
@@ -175,6 +165,10 @@ def _documents_tab(max_upload_mb: int) -> dict[str, Any]:
         "changed": gr.State(False),  # the folder was just changed: index it
         "sent": gr.State(None),  # the pickers' choices as this page has them
     }
+
+
+def _picker(label: str) -> gr.Dropdown:
+    return gr.Dropdown(label=label, choices=[], scale=3, allow_custom_value=STALE_PICKS_PASS)
 
 
 def _wire_documents(
