@@ -58,7 +58,7 @@ def seed_paragraphs() -> list[str]:
 def generate_corpus(folder: Path, passages: int) -> int:
     """Files of 4-12 recombined seed paragraphs (some under a heading) until the chunker makes
     at least `passages` passages of them; returns the passage count."""
-    from qa.index.build import chunk_params
+    from qa.index.plan import chunk_params
     from qa.ingest.chunking import chunk
     from qa.ingest.documents import read_document
     from qa.ingest.tokens import token_counter

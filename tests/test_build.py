@@ -23,9 +23,10 @@ import pytest
 from fakes import DIMENSION, FakeEmbedder
 
 from qa.errors import DocsFolderError, IndexBusyError
-from qa.index.build import BuildReport, build_index, build_lock, chunk_params
+from qa.index.build import BuildReport, build_index, build_lock
 from qa.index.built import Index, load
 from qa.index.keyword import stem
+from qa.index.plan import chunk_params
 from qa.ingest.chunking import Chunks, chunk
 from qa.ingest.documents import Document, read_document
 from qa.ingest.tokens import token_counter

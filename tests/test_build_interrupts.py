@@ -18,6 +18,7 @@ from fakes import FakeEmbedder
 
 import qa.cli.main
 import qa.index.build
+import qa.index.write
 from qa.index.build import build_index, build_lock
 from qa.settings import Settings
 
@@ -89,7 +90,7 @@ def test_sigterm_in_the_write_phase_removes_the_partial_build(
     """The signal arrives while the new build's files are being written (a real SIGTERM to
     this process, handled by the CLI's handler): the half-written folder is removed."""
     monkeypatch.setattr(qa.index.build, "load_embedder", lambda settings: FakeEmbedder())
-    real_save = qa.index.build.save
+    real_save = qa.index.write.save
     seen: list[list[str]] = []
 
     def save_then_terminate(writer: Any, index: Any) -> None:
@@ -98,7 +99,7 @@ def test_sigterm_in_the_write_phase_removes_the_partial_build(
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)  # the handler raises in this thread long before this ends
 
-    monkeypatch.setattr(qa.index.build, "save", save_then_terminate)
+    monkeypatch.setattr(qa.index.write, "save", save_then_terminate)
     code = qa.cli.main.main(["index", "--docs", str(seeded.docs), "--index", str(seeded.index)])
     assert code == 143 and capsys.readouterr().err.splitlines()[-1] == "Stopped."
     assert len(seen[0]) == 1  # the write phase was under way when the signal came

@@ -21,6 +21,7 @@ import pytest
 from fakes import FakeEmbedder
 
 import qa.index.build
+import qa.index.plan
 import qa.index.store
 from qa.errors import DocumentError, IndexMissingError, QaError
 from qa.index.build import BuildReport, build_index
@@ -465,14 +466,14 @@ def test_document_deleted_between_discover_and_hash(
     seeded: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     victim = seeded.docs / SEED_NAMES[0]
-    real_hash = qa.index.build.hash_file
+    real_hash = qa.index.plan.hash_file
 
     def hash_file(path: Path) -> str:
         if path == victim:
             path.unlink()
         return real_hash(path)
 
-    monkeypatch.setattr(qa.index.build, "hash_file", hash_file)
+    monkeypatch.setattr(qa.index.plan, "hash_file", hash_file)
     report = build(seeded)
     assert report.added == SEED_NAMES[1:]
     assert report.as_json()["skip_reasons"] == {
@@ -498,7 +499,7 @@ def test_document_rewritten_between_scan_and_read(
     entry = load(seeded.index).document(SEED_NAMES[0])
     assert entry is not None
     assert entry.text == "Rewritten while the build was running.\n"
-    assert entry.sha256 == qa.index.build.hash_file(victim)
+    assert entry.sha256 == qa.index.plan.hash_file(victim)
     assert build_index(seeded, embedder_factory=refuse).built is False
 
 

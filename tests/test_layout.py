@@ -15,8 +15,7 @@ STAGES = ["ingest", "embed", "index", "query", "folder", "web", "cli"]
 SHARED = {"errors", "settings", "names", "wording"}
 MAX_LINES = 300
 OVER_THE_LIMIT: dict[str, int] = {  # split next; a module may only shrink towards the limit
-    "index/build.py": 540,
-    "web/service.py": 340,
+    "web/service.py": 310,
 }
 
 

@@ -16,8 +16,9 @@ from fakes import FakeEmbedder
 
 from qa.embed.base import model_name
 from qa.errors import IndexCorruptError, IndexMissingError
-from qa.index.build import build_index, chunk_params
+from qa.index.build import build_index
 from qa.index.built import Index, load
+from qa.index.plan import chunk_params
 from qa.index.store import FORMAT_VERSION, MANIFEST, BuildWriter, file_digest, open_build
 from qa.ingest.chunking import chunk
 from qa.ingest.documents import read_document

@@ -5,7 +5,8 @@ Backends sit behind `Embedder` (qa.embed.base); torch and onnxruntime are import
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -56,3 +57,18 @@ def load_embedder(settings: Settings) -> Embedder:
     from qa.embed.onnx import OnnxEmbedder
 
     return OnnxEmbedder.from_settings(settings)
+
+
+class SharedEmbedder:
+    """One model for builds and questions, created on first use (once, even when raced)."""
+
+    def __init__(self, factory: Callable[[], Embedder]) -> None:
+        self._factory = factory
+        self._embedder: Embedder | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = self._factory()
+            return self._embedder

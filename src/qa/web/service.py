@@ -2,9 +2,10 @@
 
 Shared by the Gradio UI and the JSON API, so both give the same answers and the same errors.
 Questions never wait for a rebuild: they run on the engine's current index, and a finished
-build is swapped in. Start-up (build if needed, then load the model) runs in a thread so the
-server answers HTTP at once. At exit, background work is stopped and waited for (`close`):
-a thread left inside ONNX Runtime while the process tears down aborts it.
+build (this process's or another's: `follow_disk`) is swapped in. Start-up (build if needed,
+then load the model) runs in a thread so the server answers HTTP at once. At exit, background
+work is stopped and waited for (`close`): a thread left inside ONNX Runtime while the process
+tears down aborts it.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from qa.embed.base import Embedder
-from qa.embed.embedder import load_embedder
+from qa.embed.embedder import SharedEmbedder, load_embedder
 from qa.errors import BuildCancelledError, ModelError, QaError, UnknownSourceError
 from qa.folder.add import Incoming, UploadResult, save_uploads
 from qa.folder.trash import Trashed, delete_document, restore_document, trashed
-from qa.index.build import BuildReport, ProgressFn, build_index
+from qa.index.assemble import ProgressFn
+from qa.index.build import BuildReport, build_index
 from qa.index.built import Index, load
 from qa.index.store import live_build_name
 from qa.ingest.limits import Limits
@@ -32,7 +34,14 @@ from qa.query.answer import EMPTY_QUESTION, Answer, Place
 from qa.query.engine import Engine, check_model, single_threaded_blas
 from qa.settings import Settings
 from qa.web.errors import BusyError, NotReadyError, RequestError
-from qa.web.view import DocumentRow, DocumentView, document_rows, document_view, where
+from qa.web.view import (
+    DocumentRow,
+    DocumentView,
+    document_rows,
+    document_view,
+    locate,
+    status_json,
+)
 
 MIB = 1024 * 1024
 NO_INDEX = "No index is loaded. Run `qa index`, or press “Rebuild index” in the Documents tab."
@@ -40,21 +49,6 @@ BUSY = "A rebuild is already running; its index is used as soon as it finishes."
 CANCELLED = "The build was stopped because qa is shutting down; the previous index is kept."
 CLOSE_WAIT = 30.0  # seconds: a model load (torch ~8 s) or one batch of a build
 FOLLOW_EVERY = 1.0  # seconds between looks for a build another process committed
-
-
-class SharedEmbedder:
-    """One model for builds and questions, created on first use (once, even when raced)."""
-
-    def __init__(self, factory: Callable[[], Embedder]) -> None:
-        self._factory = factory
-        self._embedder: Embedder | None = None
-        self._lock = threading.Lock()
-
-    def __call__(self) -> Embedder:
-        with self._lock:
-            if self._embedder is None:
-                self._embedder = self._factory()
-            return self._embedder
 
 
 class Service:
@@ -233,11 +227,7 @@ class Service:
 
     def locate(self, place: Place) -> str:
         """'lines a-b' (or 'page n') of a place in an indexed document."""
-        engine = self._engine
-        entry = engine.index.document(place.source) if engine is not None else None
-        if entry is None:
-            return f"characters {place.start}-{place.end}"
-        return where(entry, place.start, place.end)
+        return locate(self.index, place)
 
     def view(self, source: str, start: int, end: int, *, digest: str | None) -> DocumentView:
         """An indexed document and where a cited passage sits in it (see view.document_view)."""
@@ -271,15 +261,11 @@ class Service:
         return [d.source for d in index.documents] if index is not None else []
 
     def upload(self, files: Sequence[Incoming]) -> UploadResult:
-        max_bytes = self.settings.max_upload_mb * MIB
+        docs, limits = self.settings.docs, Limits.from_settings(self.settings)
+        largest = self.settings.max_upload_mb * MIB
         with self._docs_lock:
-            self.settings.docs.mkdir(parents=True, exist_ok=True)
-            return save_uploads(
-                self.settings.docs,
-                files,
-                max_bytes=max_bytes,
-                limits=Limits.from_settings(self.settings),
-            )
+            docs.mkdir(parents=True, exist_ok=True)
+            return save_uploads(docs, files, max_bytes=largest, limits=limits)
 
     def delete(self, source: str) -> Path:
         """Where the document went (see folder.TRASH)."""
@@ -302,22 +288,8 @@ class Service:
     # ------------------------------------------------------------------ status
 
     def status(self) -> dict[str, Any]:
-        index = self.index
-        return {
-            "state": self._state(),
-            "stage": self._stage or None,
-            "problem": self._problem or self._model_problem,
-            "index": index.summary() if index is not None else None,
-            "documents": [
-                {
-                    "source": d.source,
-                    "passages": d.passages[1] - d.passages[0],
-                    "size": d.size,
-                    "indexed_at": d.indexed_at,
-                }
-                for d in (index.documents if index is not None else [])
-            ],
-        }
+        problem = self._problem or self._model_problem
+        return status_json(self.index, self._state(), stage=self._stage, problem=problem)
 
     @property
     def starting(self) -> bool:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from qa.folder.changes import document_states, files_on_disk
 from qa.index.built import DocumentEntry, Index
+from qa.query.answer import Place
 from qa.web.errors import ConflictError, NotFoundError, RequestError
 from qa.web.render import passage_digest
 from qa.wording import line_range
@@ -65,6 +67,14 @@ def document_view(
     return DocumentView(source, entry.text, where(entry, start, end), entry.pages)
 
 
+def locate(index: Index | None, place: Place) -> str:
+    """'lines a-b' (or 'page n') of a place in an indexed document."""
+    entry = index.document(place.source) if index is not None else None
+    if entry is None:
+        return f"characters {place.start}-{place.end}"
+    return where(entry, place.start, place.end)
+
+
 def where(entry: DocumentEntry, start: int, end: int) -> str:
     """ "lines a-b", or "page n" of a PDF."""
     page = entry.page_at(start)
@@ -73,3 +83,25 @@ def where(entry: DocumentEntry, start: int, end: int) -> str:
     first = entry.text.count("\n", 0, start) + 1
     last = first + entry.text.count("\n", start, max(end - 1, start))
     return line_range(first, last)
+
+
+def status_json(
+    index: Index | None, state: str, *, stage: str, problem: str | None
+) -> dict[str, Any]:
+    """What `/api/status` and the page's status say: the state, the index and its documents."""
+    documents = index.documents if index is not None else []
+    return {
+        "state": state,
+        "stage": stage or None,
+        "problem": problem,
+        "index": index.summary() if index is not None else None,
+        "documents": [
+            {
+                "source": d.source,
+                "passages": d.passages[1] - d.passages[0],
+                "size": d.size,
+                "indexed_at": d.indexed_at,
+            }
+            for d in documents
+        ],
+    }
