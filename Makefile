@@ -23,7 +23,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(APP_STAMP): pyproject.toml constraints.txt | $(BIN)/python
-	@echo "==> Installing qa and what it needs to run (first time: a few minutes, about 1.5 GB)"
+	@echo "==> Installing qa and what it needs to run (first time: a few minutes, about 2 GB)"
 	$(PIP) -e .
 	rm -f $(VENV)/.installed-app-*
 	touch $@
