@@ -113,7 +113,37 @@ def _hidden(tag: Tag) -> bool:
     if tag.name in _INVISIBLE or tag.has_attr("hidden"):
         return True
     style = tag.get("style")
-    return isinstance(style, str) and _DISPLAY_NONE.search(style) is not None
+    if isinstance(style, str) and _DISPLAY_NONE.search(style) is not None:
+        return True
+    return _navigation(tag)
+
+
+# Navigation is left out by what the page says of itself, never by one site's class names: the
+# element (nav, aside), its ARIA role or its accessible description ("Navigation header"), and
+# link density (a table of contents is little but links).
+_NAVIGATION_TAGS = frozenset({"nav", "aside"})
+_NAVIGATION_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search"})
+_LINK_LISTS = frozenset({"ul", "ol", "dl", "table", "div"})
+MIN_LINKS = 3
+LINK_DENSITY = 0.8  # share of an element's text inside links
+
+
+def _navigation(tag: Tag) -> bool:
+    if tag.name in _NAVIGATION_TAGS or tag.get("role") in _NAVIGATION_ROLES:
+        return True
+    described = " ".join(str(tag.get(name, "")) for name in ("summary", "aria-label"))
+    if "navigation" in described.lower():
+        return True
+    return tag.name in _LINK_LISTS and _link_dense(tag)
+
+
+def _link_dense(tag: Tag) -> bool:
+    links = tag.find_all("a", href=True)
+    if len(links) < MIN_LINKS:
+        return False
+    text = len("".join(tag.get_text().split()))
+    linked = sum(len("".join(link.get_text().split())) for link in links)
+    return text > 0 and linked >= LINK_DENSITY * text
 
 
 class _TextBuilder:
