@@ -18,6 +18,17 @@ SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 
 @pytest.fixture
+def cli_with_fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI commands run with no QA_* variable of the caller's and build with FakeEmbedder."""
+    import qa.index.build
+
+    for name in list(os.environ):
+        if name.startswith("QA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setattr(qa.index.build, "load_embedder", lambda settings: FakeEmbedder())
+
+
+@pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()
 

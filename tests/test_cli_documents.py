@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import pytest
-from fakes import FakeEmbedder
 
 import qa.cli.main
 import qa.folder.add
@@ -21,12 +20,7 @@ from qa.settings import Settings
 ACCEPTED = ".docx, .htm, .html, .md, .pdf, .txt"
 
 
-@pytest.fixture(autouse=True)
-def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("QA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setattr(qa.index.build, "load_embedder", lambda settings: FakeEmbedder())
+pytestmark = pytest.mark.usefixtures("cli_with_fake_model")
 
 
 @pytest.fixture

@@ -330,6 +330,9 @@ def test_folders_from_environment(
         ("QA_CHUNK_TOKENS", "many", "QA_CHUNK_TOKENS must be a whole number, not 'many'"),
         ("QA_CHUNK_TOKENS", "8", "chunk_tokens must be at least 16, not 8"),
         ("QA_BACKEND", "tensorflow", "QA_BACKEND must be 'onnx' or 'torch', not 'tensorflow'"),
+        ("QA_EXTRACT_MEMORY_MB", "100", "QA_EXTRACT_MEMORY_MB must be at least 256, not 100"),
+        ("QA_EXTRACT_SECONDS", "0", "QA_EXTRACT_SECONDS must be at least 1, not 0"),
+        ("QA_MAX_FILE_MB", "lots", "QA_MAX_FILE_MB must be a whole number, not 'lots'"),
     ],
 )
 def test_bad_environment_is_a_usage_error(

@@ -41,12 +41,7 @@ NOTE = "A short normal note about the treaty signed in 1961.\n"
 RATIO = "PDF content unpacks to more than 200 times the file's size (QA_MAX_UNPACK_RATIO)"
 
 
-@pytest.fixture(autouse=True)
-def fake_model(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("QA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setattr(qa.index.build, "load_embedder", lambda settings: FakeEmbedder())
+pytestmark = pytest.mark.usefixtures("cli_with_fake_model")
 
 
 def index(
@@ -387,27 +382,6 @@ def test_reader_refuses_before_reading(tmp_path: Path) -> None:
         with pytest.raises(DocumentError) as caught:
             reader.read(tmp_path / "big.md", root=tmp_path)
         assert str(caught.value) == "file is 1.1 MB; the limit is 1 MB (QA_MAX_FILE_MB)"
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "message"),
-    [
-        ("QA_EXTRACT_MEMORY_MB", "100", "QA_EXTRACT_MEMORY_MB must be at least 256, not 100"),
-        ("QA_EXTRACT_SECONDS", "0", "QA_EXTRACT_SECONDS must be at least 1, not 0"),
-        ("QA_MAX_FILE_MB", "lots", "QA_MAX_FILE_MB must be a whole number, not 'lots'"),
-    ],
-)
-def test_bad_limit_settings_are_usage_errors(
-    seeded: Settings,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-    name: str,
-    value: str,
-    message: str,
-) -> None:
-    monkeypatch.setenv(name, value)
-    code, report, err = index(capsys, seeded)
-    assert (code, report, err) == (2, {}, [f"Error: {message}"])
 
 
 # --------------------------------------------------------------------------- the real thing
