@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qa.errors import DocumentError
+from qa.ingest.blocks import Block
 from qa.ingest.html import html_text
 from qa.ingest.limits import DEFAULT_LIMITS, Limits
 from qa.ingest.text import Extracted, plain_text
@@ -43,6 +44,7 @@ class Document:
     size: int
     pages: tuple[int, ...] = ()
     warning: str | None = None
+    blocks: tuple[Block, ...] = field(default=(), repr=False)  # () when the type has no structure
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding `offset` (len(text) allowed: end offsets); None when not a PDF."""
@@ -98,6 +100,7 @@ def _document_from(path: Path, *, root: Path, data: bytes, limits: Limits) -> Do
         size=len(data),
         pages=extracted.pages,
         warning=extracted.warning,
+        blocks=extracted.blocks,
     )
 
 
@@ -121,8 +124,7 @@ def _cannot_read(exc: OSError) -> str:
 def _pdf(data: bytes, limits: Limits) -> Extracted:
     from qa.ingest.pdf import pdf_text
 
-    found = pdf_text(data, limits)
-    return Extracted(found.text, found.pages, found.warning)
+    return pdf_text(data, limits)
 
 
 def _docx(data: bytes, limits: Limits) -> Extracted:

@@ -12,13 +12,13 @@ import io
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 from pypdf import PdfReader, apply_configuration, get_configuration
 from pypdf.errors import DependencyError, LimitReachedError
 
 from qa.errors import DocumentError
 from qa.ingest.limits import Limits
+from qa.ingest.text import Extracted
 
 PAGE_SEPARATOR = "\n\n"
 WHAT = "PDF content"
@@ -41,14 +41,7 @@ _UNPACKING = (
 _MAX_LOG_LINES = 5  # distinct pypdf messages kept per file
 
 
-@dataclass(frozen=True)
-class PdfText:
-    text: str
-    pages: tuple[int, ...]  # offset in text where each page starts
-    warning: str | None
-
-
-def pdf_text(data: bytes, limits: Limits) -> PdfText:
+def pdf_text(data: bytes, limits: Limits) -> Extracted:
     """Text of every page; DocumentError says why there is none, or which limit was hit."""
     budget = limits.unpack_budget(len(data))
     config = get_configuration()
@@ -69,7 +62,7 @@ def pdf_text(data: bytes, limits: Limits) -> PdfText:
     notes = [_failed_pages(failed)] if failed else []
     if said:
         notes.append("pypdf: " + "; ".join(said))
-    return PdfText(PAGE_SEPARATOR.join(texts), tuple(starts), "; ".join(notes) or None)
+    return Extracted(PAGE_SEPARATOR.join(texts), tuple(starts), "; ".join(notes) or None)
 
 
 def _open(data: bytes) -> PdfReader:

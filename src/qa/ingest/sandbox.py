@@ -29,6 +29,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from qa.errors import DocumentError, QaError
+from qa.ingest.blocks import blocks_from_rows
 from qa.ingest.documents import SUPPORTED_SUFFIXES, Document, read_document, unsupported_type
 from qa.ingest.limits import MIB, Limits
 
@@ -240,6 +241,7 @@ def _document(header: dict[str, Any], body: bytes) -> Document:
         size=int(header["size"]),
         pages=tuple(int(p) for p in header["pages"]),
         warning=None if header["warning"] is None else str(header["warning"]),
+        blocks=blocks_from_rows(header["blocks"]),
     )
 
 
@@ -289,5 +291,6 @@ def _reply(path: Path, root: Path, limits: Limits) -> tuple[dict[str, Any], byte
         "size": document.size,
         "pages": list(document.pages),
         "warning": document.warning,
+        "blocks": [block.as_row() for block in document.blocks],
     }
     return header, text

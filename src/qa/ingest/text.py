@@ -10,6 +10,7 @@ import codecs
 from dataclasses import dataclass
 
 from qa.errors import DocumentError
+from qa.ingest.blocks import Block
 from qa.ingest.limits import Limits
 
 __all__ = ["BOMS", "Extracted", "decode", "normalise_newlines", "plain_text"]
@@ -17,11 +18,13 @@ __all__ = ["BOMS", "Extracted", "decode", "normalise_newlines", "plain_text"]
 
 @dataclass(frozen=True)
 class Extracted:
-    """What a reader got from a file's bytes: its text, page starts (PDF) and any warning."""
+    """What a reader got from a file's bytes: its text, page starts (PDF), any warning, and the
+    structure it found (none for plain text: chunking then judges by blank and short lines)."""
 
     text: str
     pages: tuple[int, ...] = ()
     warning: str | None = None
+    blocks: tuple[Block, ...] = ()
 
 
 def normalise_newlines(text: str) -> str:
