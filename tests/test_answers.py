@@ -80,6 +80,7 @@ def test_json_object_has_the_documented_shape(engine: Engine) -> None:
         "end",
         "lines",
         "page",
+        "heading",
         "text",
         "score",
         "also_in",
@@ -87,6 +88,7 @@ def test_json_object_has_the_documented_shape(engine: Engine) -> None:
     ]
     assert [p["rank"] for p in data["passages"]] == [1, 2, 3, 4, 5]
     assert data["passages"][0]["page"] is None
+    assert data["passages"][0]["heading"] == "Film review: The Battle at Lake Changjin"
 
 
 def test_document_filter_limits_every_passage(engine: Engine) -> None:

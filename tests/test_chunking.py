@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.ingest.blocks import Block
 from qa.ingest.chunking import ChunkParams, Chunks, Passage, chunk
 from qa.ingest.documents import Document, read_document
 from qa.ingest.tokens import TokenCounter, token_counter
@@ -30,6 +31,7 @@ class Text:
 
     source: str
     text: str
+    blocks: tuple[Block, ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         return None

@@ -22,6 +22,20 @@ from qa.query.engine import Engine
 from qa.query.evaluate import wilson
 from qa.settings import Settings
 
+# Citations of seed passages: file and the heading path of their section
+FILM_REVIEW = '001_e71676ddd8f87f03.txt, section "Film review: The Battle at Lake Changjin"'
+ENCIRCLEMENT = (
+    '001_e71676ddd8f87f03.txt, section "Videos: China encirclement and the imperialist '
+    'build-up in the Pacific"'
+)
+MAO_ANYING = (
+    '001_e71676ddd8f87f03.txt, section "Remembering Mao Anying, son of Mao Zedong who died '
+    'fighting US imperialism in Korea"'
+)
+RIMPAC = (
+    '001_e71676ddd8f87f03.txt, section "With RIMPAC, South Korea expands its military footprint"'
+)
+
 
 @pytest.fixture
 def indexed(seeded: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
@@ -94,7 +108,7 @@ def test_chat_asks_each_question_with_the_earlier_ones_until_new(
         ("Who wrote the review of it?", (film,)),
         ("Who wrote it?", ()),
     ]  # blank lines are skipped; /new forgets the conversation
-    answers = capsys.readouterr().out.split("\n\n[1] 001_e71676ddd8f87f03.txt, lines 189-193")
+    answers = capsys.readouterr().out.split(f"\n\n[1] {FILM_REVIEW}, lines 189-193")
     assert answers[0].startswith("The Battle at Lake Changjin, directed by Chen Kaige")
     assert answers[1].endswith(
         "\n\nThe following review was written by Friends of Socialist China co-editor Keith "
@@ -124,7 +138,7 @@ def test_ask_for_a_terminal_numbers_citations(
 ) -> None:
     assert run(indexed, "ask", "--top-k", "2", "Who directed The Battle at Lake Changjin?") == 0
     out = capsys.readouterr().out
-    assert "\n[1] 001_e71676ddd8f87f03.txt, lines 189-193  (score " in out
+    assert f"\n[1] {FILM_REVIEW}, lines 189-193  (score " in out
     assert "    also in 002_04be3917b46db590.txt, lines 15-19\n" in out
     assert "\n[3] " not in out
 
@@ -489,10 +503,10 @@ def test_ask_shows_the_passages_behind_a_good_answer_not_five(real_index: Settin
         "shortly after the Chinese People’s Volunteer Army (CPVA) had entered the War to Resist "
         "US Aggression and Aid Korea. [2]\n"
         "\n"
-        "[1] 001_e71676ddd8f87f03.txt, lines 189-193  (score 0.909)\n"
+        f"[1] {FILM_REVIEW}, lines 189-193  (score 0.909)\n"
         f"{REVIEW_EXCERPT}"
         "\n"
-        "[2] 001_e71676ddd8f87f03.txt, lines 195-197  (score 0.792)\n"
+        f"[2] {FILM_REVIEW}, lines 195-197  (score 0.792)\n"
         "    At just two minutes under three hours in length, the film is a revolutionary epic, "
         "with the\n"
         "    main action centred around the Changjin Lake area of the Democratic People’s "
@@ -513,11 +527,11 @@ def test_ask_shows_the_passages_behind_a_good_answer_not_five(real_index: Settin
     assert (code, [h.split("  ")[0] for h in headers]) == (
         0,
         [
-            "[1] 001_e71676ddd8f87f03.txt, lines 189-193",
-            "[2] 001_e71676ddd8f87f03.txt, lines 195-197",
-            "[3] 001_e71676ddd8f87f03.txt, lines 41-43",
-            "[4] 001_e71676ddd8f87f03.txt, lines 205-207",
-            "[5] 001_e71676ddd8f87f03.txt, line 205",
+            f"[1] {FILM_REVIEW}, lines 189-193",
+            f"[2] {FILM_REVIEW}, lines 195-197",
+            f"[3] {ENCIRCLEMENT}, lines 41-43",
+            f"[4] {MAO_ANYING}, lines 205-207",
+            f"[5] {MAO_ANYING}, line 205",
         ],
     )
 
@@ -538,9 +552,9 @@ def test_an_answer_quoting_the_second_passage_cites_it_as_1(real_index: Settings
         "North Korea and the Yalu River, directly threatening the security and peace-building "
         "of new China. [1]",
         "",
-        "[1] 001_e71676ddd8f87f03.txt, line 205  (score 0.410)",
+        f"[1] {MAO_ANYING}, line 205  (score 0.410)",
         "",
-        "[2] 001_e71676ddd8f87f03.txt, line 137  (score 0.653)",
+        f"[2] {RIMPAC}, line 137  (score 0.653)",
         "",
         "(3 more passages scored lower; --top-k 5 lists all 5.)",
     ]
@@ -556,7 +570,7 @@ def test_an_answer_quoting_the_second_passage_cites_it_as_1(real_index: Settings
     from qa.web.render import citations_text
 
     answer = Engine.open(real_index).ask(question)
-    assert citations_text(answer) == "[1] 001_e71676ddd8f87f03.txt, line 205"
+    assert citations_text(answer) == f"[1] {MAO_ANYING}, line 205"
 
 
 @pytest.mark.integration
@@ -572,7 +586,7 @@ def test_chat_answers_a_short_follow_up_from_the_previous_answer(real_index: Set
         "cinemas in Britain, Ireland, the USA and Canada since 19 November and in Australia "
         "since 2 December. [1]\n"
         "\n"
-        "[1] 001_e71676ddd8f87f03.txt, lines 189-193  (score 0.718)\n"
+        f"[1] {FILM_REVIEW}, lines 189-193  (score 0.718)\n"
         f"{REVIEW_EXCERPT}"
         "\n"
         "(4 more passages scored lower; --top-k 5 lists all 5.)\n"

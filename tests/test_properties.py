@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from qa.errors import DocumentError
+from qa.ingest.blocks import Block
 from qa.ingest.chunking import ChunkParams, Chunks, chunk
 from qa.ingest.documents import SUPPORTED_SUFFIXES, read_document
 from qa.ingest.tokens import TokenCounter, token_counter
@@ -39,6 +40,7 @@ PROPERTY = settings(
 class Text:
     source: str
     text: str
+    blocks: tuple[Block, ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         return None

@@ -265,9 +265,8 @@ def test_view_shows_a_cited_passage_in_its_document(seeded_server: Running) -> N
     assert (status, headers["content-type"]) == (200, "text/html; charset=utf-8")
     document = (seeded_server.service.settings.docs / FILM_SOURCE).read_text(encoding="utf-8")
     assert f"<mark>{html.escape(document[first:last])}</mark>" in page
-    assert (
-        f"<title>{FILM_SOURCE}, lines {passage['lines'][0]}-{passage['lines'][1]}</title>" in page
-    )
+    where = f'section "{passage["heading"]}", lines {passage["lines"][0]}-{passage["lines"][1]}'
+    assert f"<title>{FILM_SOURCE}, {html.escape(where)}</title>" in page
 
 
 @pytest.mark.parametrize(

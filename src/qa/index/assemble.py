@@ -12,10 +12,10 @@ import numpy as np
 
 from qa.embed.base import Embedder, model_name
 from qa.index.backend import DEFAULT_BACKEND, backend_kind
-from qa.index.built import DocumentEntry, Index
+from qa.index.built import DocumentEntry, Index, SentenceKind
 from qa.index.neighbours import TermVectors, build_term_vectors
 from qa.index.plan import Plan, chunk_params
-from qa.ingest.chunking import Chunks, chunk
+from qa.ingest.chunking import Chunks, Sentence, chunk
 from qa.ingest.documents import Document
 from qa.ingest.tokens import token_counter
 from qa.settings import Settings
@@ -147,7 +147,7 @@ class _Parts:
             (0, 0),
             (0, 0),
         )
-        spans = np.array([(s.start, s.end, s.is_heading) for s in chunks.sentences], dtype=np.int64)
+        spans = np.array([(s.start, s.end, _kind(s)) for s in chunks.sentences], dtype=np.int64)
         self._append(entry, chunks.passages, vectors[0], spans.reshape(-1, 3), vectors[1])
 
     def _append(
@@ -203,3 +203,11 @@ def _stack(arrays: list[np.ndarray], dimension: int) -> np.ndarray:
     if len(arrays) == 1:  # one document (a huge one, say): its rows as they are, not a copy
         return np.ascontiguousarray(arrays[0], dtype=np.float32)
     return np.ascontiguousarray(np.vstack(arrays), dtype=np.float32)
+
+
+def _kind(sentence: Sentence) -> SentenceKind:
+    if sentence.is_code:
+        return SentenceKind.CODE
+    if sentence.is_term:
+        return SentenceKind.TERM
+    return SentenceKind.HEADING if sentence.is_heading else SentenceKind.PROSE

@@ -6,6 +6,7 @@ Loaded once and never mutated, so a server can swap a new one in while queries r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,16 @@ from qa.index.neighbours import TermVectors
 from qa.index.store import RUN_QA_INDEX, Build, BuildWriter, open_build
 from qa.ingest.chunking import Passage
 
-SENTENCE_COLUMNS = 4  # document row, start, end, is_heading
+SENTENCE_COLUMNS = 4  # document row, start, end, kind (SentenceKind)
+
+
+class SentenceKind(IntEnum):
+    """The last column of Index.sentences: what a sentence-like span is, for quoting it."""
+
+    PROSE = 0
+    HEADING = 1  # a heading or title-like line: names a topic, rarely answers
+    CODE = 2  # (part of) a code block: quoted only as code
+    TERM = 3  # a definition term or API signature: heads its description
 
 
 @dataclass(frozen=True)
@@ -57,7 +67,7 @@ class Index:
     documents: list[DocumentEntry]
     passages: list[Passage]
     passage_vectors: np.ndarray  # float32 (N, d), normalised
-    sentences: np.ndarray  # int64 (M, 4): document row, start, end, is_heading
+    sentences: np.ndarray  # int64 (M, 4): document row, start, end, kind (SentenceKind)
     sentence_vectors: np.ndarray  # float32 (M, d), normalised
     backend: IndexBackend  # dense and keyword retrieval over the passage rows (qa.index.backend)
     term_vectors: TermVectors  # for question words no passage holds (qa.index.neighbours)

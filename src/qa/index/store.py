@@ -23,7 +23,7 @@ import numpy as np
 from qa.errors import IndexCorruptError, IndexMissingError, IndexVersionError, QaError
 
 FORMAT = "qa-index"
-FORMAT_VERSION = 3  # 2: sentences.npy gained an is_heading column; 3: term vectors
+FORMAT_VERSION = 4  # 2: sentences gained an is_heading column; 3: term vectors; 4: sentence kinds
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 PARTIAL = ".partial"

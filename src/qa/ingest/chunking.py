@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+from qa.ingest.blocks import Block
 from qa.ingest.sentences import Counter, Unit, by_section, sentence_units, within
+from qa.ingest.structure import structured_sections
 from qa.ingest.tokens import SPECIAL_TOKENS
 
 
@@ -24,11 +26,13 @@ class Source(Protocol):
     def source(self) -> str: ...
     @property
     def text(self) -> str: ...
+    @property
+    def blocks(self) -> tuple[Block, ...]: ...
 
     def page_at(self, offset: int) -> int | None: ...
 
 
-RULES_VERSION = 3
+RULES_VERSION = 4  # 4: the reader's structure (blocks), heading paths, code kept whole
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Passage:
     start: int
     end: int
     text: str  # == document.text[start:end]
-    heading: str  # the section heading above the passage ("" when none)
+    heading: str  # the heading path above the passage, "Page > Section" ("" when none)
     lines: tuple[int, int]  # 1-based, inclusive
     page: int | None
 
@@ -64,8 +68,10 @@ class Passage:
 class Sentence:
     start: int
     end: int
-    heading: str  # the section heading it sits under ("" when none)
+    heading: str  # the heading path it sits under ("" when none)
     is_heading: bool  # a heading-like line (a title, a "Continue reading ..." link): never quoted
+    is_code: bool = False  # (part of) a code block: quoted only as code
+    is_term: bool = False  # a definition term or API signature (is_heading too)
 
     def embed_text(self, document_text: str) -> str:
         """The sentence with its heading, so "He was accompanied by..." knows who "he" is."""
@@ -85,14 +91,22 @@ def chunk(document: Source, *, counter: Counter, params: ChunkParams) -> Chunks:
     passages: list[Passage] = []
     sentences: list[Sentence] = []
     newlines = [m.start() for m in re.finditer("\n", text)]
-    for heading, section in by_section(text, sentence_units(text, counter, budget)):
+    for heading, section in _sections(document, counter, budget):
         heading_cost = counter.count_many([heading])[0] + 1 if heading else 0
         section_budget = max(8, min(budget, counter.max_tokens - SPECIAL_TOKENS - heading_cost))
         section = within(text, section, counter, section_budget)
-        sentences += [Sentence(u.start, u.end, heading, u.title_like) for u in section]
+        sentences += [
+            Sentence(u.start, u.end, heading, u.title_like, u.is_code, u.is_term) for u in section
+        ]
         for group in _pack(section, section_budget, params.overlap_sentences, heading):
             passages.extend(_fit(document, group, heading, counter, newlines))
     return Chunks(passages, sentences)
+
+
+def _sections(document: Source, counter: Counter, budget: int) -> Iterator[tuple[str, list[Unit]]]:
+    if document.blocks:
+        return iter(structured_sections(document.text, document.blocks, counter, budget))
+    return by_section(document.text, sentence_units(document.text, counter, budget))
 
 
 def _pack(units: list[Unit], budget: int, overlap: int, heading: str) -> Iterator[list[Unit]]:

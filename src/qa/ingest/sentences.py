@@ -14,7 +14,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Counter", "Unit", "by_section", "sentence_units", "within"]
+__all__ = [
+    "Counter",
+    "Unit",
+    "by_section",
+    "cut_unit",
+    "paragraphs",
+    "sentence_spans",
+    "sentence_units",
+    "within",
+]
 
 
 class Counter(Protocol):
@@ -35,6 +44,8 @@ class Unit:
     paragraph: int
     is_heading: bool  # heads the section that follows
     title_like: bool = False  # a short line standing alone, heading a section or not
+    is_code: bool = False  # a code block (or a piece of one): never cut into sentences
+    is_term: bool = False  # a definition term or API signature: heads its description
 
 
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
@@ -53,9 +64,9 @@ def within(text: str, section: list[Unit], counter: Counter, budget: int) -> lis
         if unit.tokens <= budget or unit.is_heading:
             out.append(unit)
             continue
-        for start, end in _cut(text, unit.start, unit.end, counter, budget):
+        for start, end in cut_unit(text, unit.start, unit.end, counter, budget):
             tokens = counter.count_many([text[start:end]])[0]
-            out.append(Unit(start, end, tokens, unit.paragraph, False))
+            out.append(Unit(start, end, tokens, unit.paragraph, False, is_code=unit.is_code))
     return out
 
 
@@ -73,30 +84,36 @@ def sentence_units(text: str, counter: Counter, budget: int) -> list[Unit]:
         if tokens <= budget:
             units.append(Unit(start, end, tokens, paragraph, is_heading, title_like))
             continue
-        for piece_start, piece_end in _cut(text, start, end, counter, budget):
+        for piece_start, piece_end in cut_unit(text, start, end, counter, budget):
             piece_tokens = counter.count_many([text[piece_start:piece_end]])[0]
             units.append(Unit(piece_start, piece_end, piece_tokens, paragraph, False))
     return units
 
 
 def _sentence_spans(text: str) -> Iterator[tuple[int, int, int]]:
-    for paragraph, (p_start, p_end) in enumerate(_paragraphs(text)):
-        start = p_start
-        for match in _SENTENCE_END.finditer(text, p_start, p_end):
-            cut = match.start() + len(match.group().rstrip())
-            if match.group()[0] != "\n" and _ABBREVIATION.search(text, start, cut):
-                continue
-            yield from _trimmed(text, start, cut, paragraph)
-            start = match.end()
-        yield from _trimmed(text, start, p_end, paragraph)
+    for paragraph, (p_start, p_end) in enumerate(paragraphs(text, 0, len(text))):
+        yield from sentence_spans(text, p_start, p_end, paragraph)
 
 
-def _paragraphs(text: str) -> Iterator[tuple[int, int]]:
-    start = 0
-    for match in _BLANK_LINE.finditer(text):
+def sentence_spans(
+    text: str, start: int, end: int, paragraph: int
+) -> Iterator[tuple[int, int, int]]:
+    """(start, end, paragraph) of each sentence of the paragraph text[start:end], trimmed."""
+    for match in _SENTENCE_END.finditer(text, start, end):
+        cut = match.start() + len(match.group().rstrip())
+        if match.group()[0] != "\n" and _ABBREVIATION.search(text, start, cut):
+            continue
+        yield from _trimmed(text, start, cut, paragraph)
+        start = match.end()
+    yield from _trimmed(text, start, end, paragraph)
+
+
+def paragraphs(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Spans of text[start:end] between blank lines."""
+    for match in _BLANK_LINE.finditer(text, start, end):
         yield start, match.start()
         start = match.end()
-    yield start, len(text)
+    yield start, end
 
 
 def _trimmed(text: str, start: int, end: int, paragraph: int) -> Iterator[tuple[int, int, int]]:
@@ -133,7 +150,7 @@ def _is_heading(text: str, start: int, end: int, content_end: int) -> bool:
     return alone_before and alone_after
 
 
-def _cut(
+def cut_unit(
     text: str, start: int, end: int, counter: Counter, budget: int
 ) -> Iterator[tuple[int, int]]:
     """Split an over-long unit, preferring a space near each word-piece limit."""

@@ -53,8 +53,18 @@ class CitedPassage:
 
     @property
     def citation(self) -> str:
-        where = f"page {self.page}" if self.page else line_range(*self.lines)
-        return f"{shown(self.source)}, {where}"  # for people: the name escaped
+        """For people: file, section and place, names escaped; `git-commit.html, section
+        "OPTIONS > --amend", lines 120–124`."""
+        return f"{shown(self.source)}, {self.where}"
+
+    @property
+    def where(self) -> str:
+        """The section and place, without the file."""
+        return f'section "{shown(self.heading)}", {self.place}' if self.heading else self.place
+
+    @property
+    def place(self) -> str:
+        return f"page {self.page}" if self.page else line_range(*self.lines)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +74,7 @@ class CitedPassage:
             "end": self.end,
             "lines": list(self.lines),
             "page": self.page,
+            "heading": self.heading,
             "text": self.text,
             "score": round(self.score, 4),
             "also_in": [

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from qa.index.built import Index
+from qa.index.built import Index, SentenceKind
 from qa.index.keyword import terms
 from qa.index.neighbours import StandIns
 
@@ -159,7 +159,13 @@ class Searcher:
         return int(start), int(end)
 
     def is_heading(self, row: int) -> bool:
-        return bool(self.index.sentences[row][3])
+        return int(self.index.sentences[row][3]) in (SentenceKind.HEADING, SentenceKind.TERM)
+
+    def is_term(self, row: int) -> bool:
+        return int(self.index.sentences[row][3]) == SentenceKind.TERM
+
+    def is_code(self, row: int) -> bool:
+        return int(self.index.sentences[row][3]) == SentenceKind.CODE
 
     def sentence_text(self, row: int) -> str:
         return self.span_text(row, row)

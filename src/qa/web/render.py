@@ -16,7 +16,6 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urlencode
 
 from qa.index.keyword import asked_spans, asked_words
-from qa.names import shown
 from qa.query.answer import NOT_FOUND, WEAK_MATCH, Answer, CitedPassage, Place
 from qa.wording import counted
 
@@ -80,7 +79,7 @@ def _markers(escaped: str) -> str:
 def passage_html(
     passage: CitedPassage, cited: bool, locate: Locate, *, words: frozenset[str] = frozenset()
 ) -> str:
-    where = passage.citation.removeprefix(f"{shown(passage.source)}, ")
+    where = passage.place  # the section is the heading line below the summary
     badge = '<span class="qa-badge">quoted</span>' if cited else ""
     summary = (
         f'<span class="qa-rank">[{passage.rank}]</span> '

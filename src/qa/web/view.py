@@ -9,6 +9,7 @@ from typing import Any
 
 from qa.folder.changes import document_states, files_on_disk
 from qa.index.built import DocumentEntry, Index
+from qa.names import shown
 from qa.query.answer import Place
 from qa.web.errors import ConflictError, NotFoundError, RequestError
 from qa.web.render import passage_digest
@@ -30,7 +31,7 @@ class DocumentRow:
 class DocumentView:
     source: str
     text: str  # as indexed: what citation offsets point into
-    where: str  # "lines 3-5" or "page 2" of the passage shown
+    where: str  # 'section "Install", lines 3-5' or "page 2" of the passage shown
     pages: tuple[int, ...]  # where each PDF page starts in text
 
 
@@ -64,7 +65,17 @@ def document_view(
         )
     if digest is not None and passage_digest(entry.text[start:end]) != digest:
         raise ConflictError(f"{source} has changed since this answer was given. {ASK_AGAIN}")
-    return DocumentView(source, entry.text, where(entry, start, end), entry.pages)
+    place = where(entry, start, end)
+    heading = _heading_of(index, entry, start, end)
+    if heading:
+        place = f'section "{shown(heading)}", {place}'  # as the answer's citation says it
+    return DocumentView(source, entry.text, place, entry.pages)
+
+
+def _heading_of(index: Index, entry: DocumentEntry, start: int, end: int) -> str:
+    """The heading path of the passage at exactly start-end ("" when no passage is there)."""
+    lo, hi = entry.passages
+    return next((p.heading for p in index.passages[lo:hi] if p.start == start and p.end == end), "")
 
 
 def locate(index: Index | None, place: Place) -> str:
