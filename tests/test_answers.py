@@ -10,17 +10,15 @@ from fakes import FakeEmbedder
 
 from qa.index.build import build_index
 from qa.query.answer import (
-    _DATE,
-    _NAME,
-    _NUMBER,
     EMPTY_QUESTION,
     NOT_FOUND,
     WEAK_MATCH,
     Policy,
-    answer_type,
     answerability,
+    as_code,
     compose,
 )
+from qa.query.asked import DATE, NAME, NUMBER, answer_type, defined_subject, defines
 from qa.query.engine import Engine, single_threaded_blas
 from qa.query.search import Searcher
 from qa.settings import Settings
@@ -292,7 +290,7 @@ BRIEFING = (
     ],
 )
 def test_the_kind_of_answer_a_question_asks_for(question: str, expected: str | None) -> None:
-    kinds = {_DATE: "date", _NUMBER: "number", _NAME: "name"}
+    kinds = {DATE: "date", NUMBER: "number", NAME: "name"}
     found = answer_type(question)
     assert (kinds[found] if found is not None else None) == expected
 
@@ -426,3 +424,31 @@ def test_single_threaded_blas_covers_numpy_and_faiss_until_left() -> None:
         assert set(limited.values()) == {1}
         assert any("numpy" in path for path in limited) and any("faiss" in p for p in limited)
     assert blas() == before
+
+
+@pytest.mark.parametrize(
+    ("question", "subject"),
+    [
+        ("What is a set?", "set"),
+        ("What are hooks?", "hooks"),
+        ("What does --amend do?", "--amend"),
+        ("What does ORIG_HEAD mean?", "orig_head"),
+        ("what's the reflog", "reflog"),
+        ("What is the capital city of the small country of Peru?", None),  # not a term
+        ("How do I make a set?", None),
+    ],
+)
+def test_the_subject_a_definition_question_asks_about(question: str, subject: str | None) -> None:
+    assert defined_subject(question) == subject
+
+
+def test_a_defining_sentence_is_told_from_one_that_mentions_the_subject() -> None:
+    assert defines("set", "A set is an unordered collection with no duplicate elements.")
+    assert defines("hooks", "Hooks are programs you can place in a hooks directory.")
+    assert not defines("set", "Python also includes a data type for sets.")
+    assert not defines("set", "The reset command is described below.")
+
+
+def test_code_is_quoted_in_a_fence_longer_than_any_backticks_inside() -> None:
+    assert as_code("git stash push") == "```\ngit stash push\n```"
+    assert as_code("echo ````") == "`````\necho ````\n`````"

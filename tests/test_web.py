@@ -42,7 +42,14 @@ from qa.web.actions import picker
 from qa.web.app import create_app, is_loopback, serve
 from qa.web.auth import AUTH_REQUIRED, parse_auth
 from qa.web.errors import BusyError, ConflictError
-from qa.web.render import answer_html, citations_text, document_page, highlighted, passage_digest
+from qa.web.render import (
+    answer_body,
+    answer_html,
+    citations_text,
+    document_page,
+    highlighted,
+    passage_digest,
+)
 from qa.web.service import BUSY, CANCELLED, NO_INDEX, Service
 from qa.web.ui import EXAMPLES
 
@@ -1010,3 +1017,12 @@ def test_picker_refresh_leaves_a_valid_pick_alone(
     would undo a pick made since (seen: a Delete click with the pick just erased)."""
     args = picker(choices, picked).constructor_args
     assert {k: v for k, v in args.items() if k != "multiselect"} == update
+
+
+def test_a_quoted_code_block_is_shown_as_code_and_stays_text() -> None:
+    answer = "Run this: [1] ```\nif a < b:\n    print('<b>')\n``` [2]"
+    assert answer_body(answer) == (
+        '<p class="qa-text">Run this: <sup class="qa-marker">[1]</sup></p>'
+        '<pre class="qa-code"><code>if a &lt; b:\n    print(&#x27;&lt;b&gt;&#x27;)</code></pre>'
+        '<p class="qa-text"><sup class="qa-marker">[2]</sup></p>'
+    )

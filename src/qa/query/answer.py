@@ -9,6 +9,7 @@ from typing import Any
 
 from qa.index.keyword import LETTER_WORD, terms
 from qa.names import shown
+from qa.query.asked import DATE, answer_type, defined_subject, defines
 from qa.query.search import Hit, Retrieval, Searcher
 from qa.wording import line_range
 
@@ -27,6 +28,9 @@ class Policy:
     keyword_weight: float = 0.1  # share of the question's content weight a sentence contains
     rank_weight: float = 0.0  # per rank: a sentence from passage 1 beats a tie from passage 3
     second_within: float = 0.8  # quote a second sentence scoring at least this share of the best
+    definition_weight: float = 0.1  # for "What is X?": a sentence saying what X is
+    entry_weight: float = 0.05  # the first sentence of an API entry or definition term
+    code_penalty: float = 0.1  # code answers only when clearly best; quoted as code
 
 
 @dataclass(frozen=True)
@@ -157,12 +161,13 @@ def _choose_sentences(
     """The best-scoring sentence of the top passages, and the runner-up when nearly as good."""
     wanted = searcher.index.backend.content_shares([(t, 1.0) for t in terms(question)])
     wanted_type = answer_type(question)
+    subject = defined_subject(question)
     scored: dict[int, _Choice] = {}
     for rank, hit in enumerate(retrieval.hits[: policy.quote_from]):
         for row in map(int, searcher.sentences_in(hit.row)):
             text = searcher.sentence_text(row)
             holds_type = wanted_type is not None and bool(wanted_type.search(text))
-            if searcher.is_heading(row) and not (wanted_type is _DATE and holds_type):
+            if searcher.is_heading(row) and not (wanted_type is DATE and holds_type):
                 # A heading names the topic; only a dated one (a dateline, "... Press Conference
                 # on February 9, 2022") answers, and only "when": quoting headings for other
                 # questions cost more answers than it gained on the labelled sets.
@@ -173,10 +178,29 @@ def _choose_sentences(
                 float(retrieval.sentence_scores[row])
                 + policy.keyword_weight * _overlap(wanted, text)
                 - policy.rank_weight * rank
+                + _structure_bonus(searcher, row, hit.row, text, subject, policy)
             )
             if row not in scored or scored[row].score < score:
                 scored[row] = _Choice(hit.row, row, score, holds_type)
     return _best_and_close_second(list(scored.values()), searcher, policy)
+
+
+def _structure_bonus(
+    searcher: Searcher, row: int, passage: int, text: str, subject: str | None, policy: Policy
+) -> float:
+    """What a sentence's place says of it: code answers only when clearly best; the first
+    sentence under a term states what the term is; a sentence defining the asked subject."""
+    if searcher.is_code(row):
+        return -policy.code_penalty
+    bonus = policy.entry_weight if _follows_term(searcher, row, passage) else 0.0
+    if subject is not None and defines(subject, text):
+        bonus += policy.definition_weight
+    return bonus
+
+
+def _follows_term(searcher: Searcher, row: int, passage: int) -> bool:
+    rows = searcher.sentences_in(passage)
+    return row - 1 >= int(rows[0]) and searcher.is_term(row - 1)
 
 
 def _best_and_close_second(
@@ -195,41 +219,6 @@ def _best_and_close_second(
     if second is not None and second.score >= policy.second_within * ranked[0].score:
         best.append(second)
     return best
-
-
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_DATE = re.compile(
-    rf"\b(?:{_MONTHS}|1[5-9]\d\d|20\d\d|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS}))\b"
-)
-_NUMBER = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
-    r"forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|dozen|half)\b",
-    re.IGNORECASE,
-)
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+")
-_LEAD = r"(?:(?:and|so|but|then),? )?"  # a follow-up's opening word
-_ASKS_DATE = re.compile(
-    rf"^\s*{_LEAD}(?:when|(?:(?:on|in|by|since|until) )?(?:what|which) "
-    r"(?:year|date|day|month))(?![\w-])",
-    re.I,
-)
-_ASKS_NUMBER = re.compile(
-    r"\b(?:how (?:many|much|often|frequently|long|old|far)|what (?:percentage|share|number|"
-    r"proportion|fraction)|which anniversary)\b",
-    re.I,
-)
-_ASKS_NAME = re.compile(rf"^\s*{_LEAD}(?:who|whom|whose)\b", re.I)
-
-
-def answer_type(question: str) -> re.Pattern[str] | None:
-    """What an answer to a when/how many/who question must contain, as a pattern."""
-    if _ASKS_DATE.search(question):
-        return _DATE
-    if _ASKS_NUMBER.search(question):
-        return _NUMBER
-    if _ASKS_NAME.search(question):
-        return _NAME
-    return None
 
 
 FRAGMENT_WORDS = 4  # a "sentence" with fewer words of three letters or more is a label or date
@@ -256,10 +245,26 @@ def _quote(chosen: list[_Choice], searcher: Searcher, rank_of: dict[int, int]) -
         while index + 1 < len(ordered) and _adjacent(last, ordered[index + 1]):
             index += 1
             last = ordered[index]
-        quote = searcher.span_text(first.sentence, last.sentence)
-        parts.append(f"{quote} [{rank_of[first.passage]}]")
+        if searcher.is_code(first.sentence):
+            parts.append(f"{as_code(searcher.span_text(first.sentence, last.sentence))}")
+            parts[-1] += f" [{rank_of[first.passage]}]"
+        else:
+            start = (
+                first.sentence - 1
+                if _follows_term(searcher, first.sentence, first.passage)
+                else first.sentence
+            )
+            quote = searcher.span_text(start, last.sentence)
+            parts.append(f"{quote} [{rank_of[first.passage]}]")
         index += 1
     return " ".join(parts)
+
+
+def as_code(code: str) -> str:
+    """A code block as a Markdown fence, longer than any run of backticks inside it."""
+    longest = max((len(run) for run in re.findall("`+", code)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}\n{code}\n{fence}"
 
 
 def _adjacent(a: _Choice, b: _Choice) -> bool:

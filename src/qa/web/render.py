@@ -58,7 +58,7 @@ def answer_html(answer: Answer, locate: Locate) -> str:
         else ""
     )
     return (
-        f'<div class="qa-answer"><p class="qa-text">{_markers(esc(answer.answer))}</p>{notes}'
+        f'<div class="qa-answer">{answer_body(answer.answer)}{notes}'
         f'<div class="qa-passages">{quoted}</div>{more}</div>'
     )
 
@@ -70,6 +70,26 @@ def _note_html(note: str) -> str:
 
 def cited_ranks(answer: Answer) -> set[int]:
     return {int(n) for n in _MARKER.findall(answer.answer)}
+
+
+# A quoted code block, as qa.query.answer.as_code writes it: a fence of 3+ backticks.
+_FENCED = re.compile(r"(`{3,})\n(.*?)\n\1", re.DOTALL)
+
+
+def answer_body(answer: str) -> str:
+    """The answer's prose as paragraphs and its quoted code blocks as monospace blocks."""
+    parts, position = [], 0
+    for match in _FENCED.finditer(answer):
+        parts.append(_prose(answer[position : match.start()]))
+        parts.append(f'<pre class="qa-code"><code>{esc(match.group(2))}</code></pre>')
+        position = match.end()
+    parts.append(_prose(answer[position:]))
+    return "".join(parts)
+
+
+def _prose(text: str) -> str:
+    text = text.strip()
+    return f'<p class="qa-text">{_markers(esc(text))}</p>' if text else ""
 
 
 def _markers(escaped: str) -> str:

@@ -8,6 +8,9 @@ CSS = """
 .qa-answer .qa-text { margin: 0 0 .4em; line-height: 1.55; }
 .qa-marker { color: var(--color-accent); font-weight: 600; margin-left: 1px; }
 .qa-abstained .qa-text { font-style: italic; }
+.qa-answer pre.qa-code { margin: 0 0 .4em; padding: .5em .7em; overflow-x: auto;
+  white-space: pre-wrap; font-family: ui-monospace, monospace; font-size: .9em;
+  background: var(--block-background-fill, #f4f4f5); border-radius: 4px; }
 .qa-hint, .qa-note { font-size: .85em; opacity: .75; margin: .2em 0; }
 .qa-note.qa-weak { opacity: 1; color: #92400e; background: #fef3c7; border-radius: 4px;
   padding: 2px 6px; }
