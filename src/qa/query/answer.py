@@ -22,7 +22,8 @@ WEAK_MATCH = "A weak match: the passages share little with the question. Check t
 class Policy:
     """When to answer, and which sentences; chosen on the labelled set (bench/tune_retrieval.py)."""
 
-    abstain_below: float = 0.46  # answerability() of the top hit
+    abstain_below: float = 0.46  # answerability() of the top hit; the floor when calibrated
+    calibrated: bool = True  # raise the bar to what off-topic probes reach (qa.query.calibration)
     weak_below: float = 0.9  # answered, but flagged as a weak match (WEAK_MATCH) below this
     quote_from: int = 2  # answer sentences come from the top few passages
     keyword_weight: float = 0.1  # share of the question's content weight a sentence contains

@@ -6,13 +6,13 @@ and in-memory search. `swap` installs a freshly built index without stopping que
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -24,17 +24,19 @@ from qa.index.built import Index, load
 from qa.index.neighbours import missing_words, near_match_notes
 from qa.index.store import RUN_QA_INDEX
 from qa.ingest.tokens import SPECIAL_TOKENS, TokenCounter, token_counter
-from qa.query.answer import EMPTY_QUESTION, Answer, Policy, compose
+from qa.query.answer import EMPTY_QUESTION, Answer, Policy, answerability, compose
+from qa.query.calibration import Calibration, cached_calibration, calibrate
+from qa.query.lru import Lru
 from qa.query.search import Query, Retrieval, Searcher, Weights, keyword_query
 from qa.query.sources import unknown_sources_message
 from qa.settings import Settings
 
 CACHE_SIZE = 1024
-V = TypeVar("V")
 HISTORY_WEIGHT = 0.5  # how much the previous question steers a follow-up
 ANSWER_WEIGHT = 0.5  # how much the previous answer steers a short follow-up ("Where?")
 SHORT_FOLLOW_UP = 0  # content words at most in a follow-up steered by the previous answer
 FOLLOW_CHAIN = 4  # questions back that a chain of short follow-ups ("Who?" "Where?") reaches
+_CONTINUES = re.compile(r"\s*(?:and|so|but|then|also|what about|how about)\b", re.IGNORECASE)
 _MARKER = re.compile(r"\s*\[\d+\]")
 _FOLLOW_UP = re.compile(
     r"\b(it|its|he|him|his|she|her|hers|they|them|their|theirs|this|that|these|those|there|"
@@ -73,8 +75,10 @@ class Engine:
         self._embedder_lock = threading.Lock()
         self._counter = token_counter(settings.model_path)
         self._loaded = _Loaded.of(index, self.weights)
-        self._answers: _Lru[Answer] = _Lru(CACHE_SIZE)
-        self._vectors: _Lru[np.ndarray] = _Lru(CACHE_SIZE)
+        self._answers: Lru[Answer] = Lru(CACHE_SIZE)
+        self._vectors: Lru[np.ndarray] = Lru(CACHE_SIZE)
+        self._calibration_lock = threading.Lock()
+        self._calibration: tuple[_Loaded, Calibration] | None = None
 
     @classmethod
     def open(
@@ -107,8 +111,9 @@ class Engine:
         return query, self._loaded.searcher.search(query, k=k)
 
     def warm(self) -> None:
-        """Load the model now rather than on the first question."""
+        """Load the model and measure the bar for answering now, not on the first question."""
         self._embed(["warm up"])
+        self._policy(self._loaded)
 
     def ask(
         self,
@@ -149,10 +154,31 @@ class Engine:
         query = self._query(text, *self._steering(text, history, sources, k))
         allowed = loaded.searcher.rows_of(set(sources)) if sources is not None else None
         retrieval = loaded.searcher.search(query, k=k, allowed=allowed)
-        answer = compose(question, retrieval, loaded.searcher, policy=self.policy, notes=notes)
+        # A follow-up leaning on an earlier question stays on its subject: the calibrated bar
+        # guards fresh questions against other subjects, the policy's floor guards follow-ups.
+        leaning = bool(history) and (is_follow_up(text) or _CONTINUES.match(text) is not None)
+        policy = self.policy if leaning else self._policy(loaded)
+        answer = compose(question, retrieval, loaded.searcher, policy=policy, notes=notes)
         quoted = [p.text for p in answer.passages if p.answer_spans]
         near = near_match_notes(text, query.stand_ins, quoted)
         return replace(answer, notes=(*answer.notes, *near)) if near else answer
+
+    def _policy(self, loaded: _Loaded) -> Policy:
+        """The policy with its bar for answering measured on this index (once per index)."""
+        if not self.policy.calibrated:
+            return self.policy
+        with self._calibration_lock:
+            if self._calibration is None or self._calibration[0] is not loaded:
+                measure = functools.partial(calibrate, functools.partial(self._probe, loaded))
+                folder = self.settings.cache / "calibration"
+                found = cached_calibration(folder, loaded.index.manifest, measure)
+                self._calibration = (loaded, found)
+            bar = self._calibration[1].abstain_below(self.policy.abstain_below)
+        return replace(self.policy, abstain_below=bar)
+
+    def _probe(self, loaded: _Loaded, question: str) -> float:
+        retrieval = loaded.searcher.search(self._query(question), k=self.settings.top_k)
+        return answerability(retrieval.hits[0], retrieval) if retrieval.hits else 0.0
 
     def _steering(
         self, text: str, history: tuple[str, ...], sources: Collection[str] | None, k: int
@@ -250,30 +276,3 @@ def clean_question(question: str, counter: TokenCounter) -> tuple[str, tuple[str
         f"({limit} word pieces, what the model reads) were used."
     )
     return text[:cut], (note,)
-
-
-class _Lru(Generic[V]):
-    """A small thread-safe LRU map; answers and query vectors repeat in a chat."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._items: OrderedDict[object, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: object) -> V | None:
-        with self._lock:
-            if key not in self._items:
-                return None
-            self._items.move_to_end(key)
-            return self._items[key]
-
-    def put(self, key: object, value: V) -> None:
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()

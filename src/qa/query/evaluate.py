@@ -26,6 +26,7 @@ class Item:
     evidence: str | None  # None: not answerable from the documents
     history: tuple[str, ...] = ()
     kind: str = ""
+    offtopic: bool = False  # unanswerable and about another subject than the documents'
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,10 @@ def _item(line: str, path: Path, number: int) -> Item:
         row = json.loads(line)
         question = row["question"]
         evidence = None if row.get("answerable") is False else row["evidence"]
-        return Item(question, evidence, tuple(row.get("history", ())), row.get("kind", ""))
+        offtopic = evidence is None and row.get("offtopic") is True
+        return Item(
+            question, evidence, tuple(row.get("history", ())), row.get("kind", ""), offtopic
+        )
     except (ValueError, KeyError, TypeError):
         raise EvalFileError(
             f"{path}, line {number}: expected {{'question': ..., 'evidence': ...}} or "
@@ -109,7 +113,8 @@ def metrics(outcomes: list[Outcome]) -> dict[str, Any]:
     latencies = sorted(o.seconds * 1000 for o in outcomes)
     first = [o.rank == 1 for o in answerable]
     hit = [o.answer_hit for o in answerable]
-    return {
+    offtopic = [o for o in unanswerable if o.item.offtopic]
+    out = {
         "questions": len(outcomes),
         "answerable": len(answerable),
         "unanswerable": len(unanswerable),
@@ -125,6 +130,9 @@ def metrics(outcomes: list[Outcome]) -> dict[str, Any]:
         "latency_ms_p50": round(_percentile(latencies, 50), 2),
         "latency_ms_p95": round(_percentile(latencies, 95), 2),
     }
+    if offtopic:  # items marked "offtopic": true; a set without them has no such figure
+        out["offtopic_refused"] = _share(offtopic, lambda o: o.abstained)
+    return out
 
 
 def wilson(successes: int, trials: int, *, z: float = 1.96) -> list[float]:
