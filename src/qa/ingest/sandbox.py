@@ -101,7 +101,9 @@ class _Child:
 
     @classmethod
     def start(cls, memory_bytes: int) -> _Child:
-        package_parent = str(Path(__file__).resolve().parent.parent)
+        # The folder holding this qa package (src/), so the child runs this very code and not
+        # another qa its interpreter can import (an editable install of another checkout).
+        package_parent = str(Path(__file__).resolve().parents[2])
         # The child's stderr, for the message if it dies; closed by _end.
         log = tempfile.TemporaryFile()  # noqa: SIM115
         # -I: no PYTHON* variables, no user site, no current folder on the path.
