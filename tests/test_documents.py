@@ -87,7 +87,10 @@ def encrypt(pdf: bytes, *, user_password: str) -> bytes:
 
 
 def test_supported_suffixes() -> None:
-    assert frozenset({".txt", ".md", ".html", ".htm", ".pdf", ".docx"}) == SUPPORTED_SUFFIXES
+    assert (
+        frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"})
+        == SUPPORTED_SUFFIXES
+    )
 
 
 def test_txt_exact_text_and_metadata(tmp_path: Path) -> None:
@@ -104,10 +107,11 @@ def test_txt_exact_text_and_metadata(tmp_path: Path) -> None:
     assert doc.page_at(0) is None
 
 
-def test_md_kept_verbatim(tmp_path: Path) -> None:
+def test_md_read_as_its_reader_sees_it(tmp_path: Path) -> None:
+    # Markdown is rendered (issue 26): its markup is not text; tests/test_markdown.py has more.
     doc = read(tmp_path, "notes.MD", "# Heading\n\n* item *one*\n* `code`\n")
     assert doc.source == "notes.MD"
-    assert doc.text == "# Heading\n\n* item *one*\n* `code`\n"
+    assert doc.text == "Heading\n\nitem one\ncode"
 
 
 def test_newlines_normalised(tmp_path: Path) -> None:
