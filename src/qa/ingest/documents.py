@@ -137,7 +137,7 @@ def _markdown(data: bytes, limits: Limits) -> Extracted:
 def _docx(data: bytes, limits: Limits) -> Extracted:
     from qa.ingest.docx import docx_text  # python-docx loads in 0.14 s: only when a .docx is read
 
-    return Extracted(docx_text(data, limits))
+    return docx_text(data, limits)
 
 
 # The one place a file type is added: its suffix and the reader that turns its bytes into text.
