@@ -17,7 +17,7 @@ import qa.index.build
 from qa.index.built import load
 from qa.settings import Settings
 
-ACCEPTED = ".docx, .htm, .html, .md, .pdf, .txt"
+ACCEPTED = ".docx, .htm, .html, .markdown, .md, .pdf, .txt"
 
 
 pytestmark = pytest.mark.usefixtures("cli_with_fake_model")

@@ -8,15 +8,18 @@ import io
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import docx
 import pytest
+from docx.enum.style import WD_STYLE_TYPE
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader, PdfWriter
 
 from qa.errors import DocsFolderError, DocumentError
 from qa.ingest import docx as word
+from qa.ingest.blocks import check_blocks
 from qa.ingest.discover import discover, hash_file
 from qa.ingest.documents import SUPPORTED_SUFFIXES, Document, Skipped, read_document
 from qa.ingest.limits import Limits
@@ -87,7 +90,10 @@ def encrypt(pdf: bytes, *, user_password: str) -> bytes:
 
 
 def test_supported_suffixes() -> None:
-    assert frozenset({".txt", ".md", ".html", ".htm", ".pdf", ".docx"}) == SUPPORTED_SUFFIXES
+    assert (
+        frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"})
+        == SUPPORTED_SUFFIXES
+    )
 
 
 def test_txt_exact_text_and_metadata(tmp_path: Path) -> None:
@@ -104,10 +110,11 @@ def test_txt_exact_text_and_metadata(tmp_path: Path) -> None:
     assert doc.page_at(0) is None
 
 
-def test_md_kept_verbatim(tmp_path: Path) -> None:
+def test_md_read_as_its_reader_sees_it(tmp_path: Path) -> None:
+    # Markdown is rendered (issue 26): its markup is not text; tests/test_markdown.py has more.
     doc = read(tmp_path, "notes.MD", "# Heading\n\n* item *one*\n* `code`\n")
     assert doc.source == "notes.MD"
-    assert doc.text == "# Heading\n\n* item *one*\n* `code`\n"
+    assert doc.text == "Heading\n\nitem one\ncode"
 
 
 def test_newlines_normalised(tmp_path: Path) -> None:
@@ -394,6 +401,72 @@ def test_docx_body_text_in_reading_order(tmp_path: Path) -> None:
         "Closing paragraph."
     )
     assert (doc.pages, doc.warning) == ((), None)
+
+
+def spans(document: Document) -> list[tuple[str, int, str]]:
+    check_blocks(document.text, document.blocks)
+    return [(b.kind, b.level, document.text[b.start : b.end]) for b in document.blocks]
+
+
+def test_docx_blocks_heading_paragraphs_and_rows(tmp_path: Path) -> None:
+    assert spans(read(tmp_path, "treaty.docx", make_docx())) == [
+        ("heading", 2, "Treaty of Friendship"),  # Heading 1: under a Title, were there one
+        ("paragraph", 0, "The treaty was signed on 11 July 1961.\nIt is still in force."),
+        ("row", 0, "Year\tEvent\tPlace"),
+        ("row", 0, "1961\tSigned\tBeijing"),
+        ("row", 0, "Merged cell\tx"),
+        ("paragraph", 0, "Closing paragraph."),
+    ]
+
+
+def numbered(paragraph: Any, number_id: int) -> None:
+    """Numbering set on the paragraph itself (numId 0: a style's numbering taken off)."""
+    paragraph._p.get_or_add_pPr().get_or_add_numPr().get_or_add_numId().val = number_id
+
+
+def make_styled_docx() -> bytes:
+    document = docx.Document()
+    styles = document.styles
+    document.add_heading("Handbook", level=0)  # Title
+    document.add_heading("Scope", level=2)
+    document.add_heading("Fine print", level=9)
+    chapter = styles.add_style("Chapter", WD_STYLE_TYPE.PARAGRAPH)
+    chapter.base_style = styles["Heading 1"]
+    document.add_paragraph("Custom heading", style="Chapter")
+    outlined = document.add_paragraph("Outlined")
+    outlined._p.get_or_add_pPr().get_or_add_outlineLvl().val = 2  # Word's outline level 3
+    document.add_paragraph("First bullet", style="List Bullet")
+    document.add_paragraph("Step one", style="List Number")
+    numbered(document.add_paragraph("Numbered by hand"), 1)
+    numbered(document.add_paragraph("Bullet taken off", style="List Bullet"), 0)
+    document.add_paragraph("Indented, no number", style="List Paragraph")
+    document.add_paragraph("  padded  ")
+    loop_a = styles.add_style("Loop A", WD_STYLE_TYPE.PARAGRAPH)
+    loop_b = styles.add_style("Loop B", WD_STYLE_TYPE.PARAGRAPH)
+    loop_a.base_style, loop_b.base_style = loop_b, loop_a
+    document.add_paragraph("Looping style", style="Loop A")
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_docx_headings_and_list_items_by_style_numbering_and_outline(tmp_path: Path) -> None:
+    document = read(tmp_path, "styled.docx", make_styled_docx())
+    assert spans(document) == [
+        ("heading", 1, "Handbook"),
+        ("heading", 3, "Scope"),
+        ("heading", 6, "Fine print"),  # Heading 9, as deep as blocks go
+        ("heading", 2, "Custom heading"),  # a style based on Heading 1
+        ("heading", 4, "Outlined"),
+        ("item", 0, "First bullet"),
+        ("item", 0, "Step one"),
+        ("item", 0, "Numbered by hand"),
+        ("paragraph", 0, "Bullet taken off"),
+        ("paragraph", 0, "Indented, no number"),
+        ("paragraph", 0, "padded"),
+        ("paragraph", 0, "Looping style"),
+    ]
+    assert "\n\n  padded  \n\n" in document.text
 
 
 def test_docx_without_text(tmp_path: Path) -> None:

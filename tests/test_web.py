@@ -366,7 +366,7 @@ def test_upload_through_server_then_rebuild_then_cited(tmp_path: Path) -> None:
                 {
                     "name": "tool.exe",
                     "reason": "unsupported file type .exe; accepted types: "
-                    ".docx, .htm, .html, .md, .pdf, .txt",
+                    ".docx, .htm, .html, .markdown, .md, .pdf, .txt",
                 }
             ],
         }
@@ -422,7 +422,8 @@ def test_bad_uploads_are_refused_with_reasons(
     assert result.refused == [
         (
             "notes.exe",
-            "unsupported file type .exe; accepted types: .docx, .htm, .html, .md, .pdf, .txt",
+            "unsupported file type .exe; accepted types: "
+            ".docx, .htm, .html, .markdown, .md, .pdf, .txt",
         ),
         ("big.txt", "too large (2.0 MB; the limit is 1.0 MB)"),
         ("../../x.txt", "file names with a folder path are not accepted"),

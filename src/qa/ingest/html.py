@@ -1,7 +1,7 @@
-"""HTML files: the text a reader of the page sees, with paragraph and line breaks kept.
+"""HTML files: the text a reader of the page sees, with paragraph and line breaks kept, and its
+blocks (headings, paragraphs, code, list items, terms, rows; qa.ingest.layout lays them out).
 
-Scripts, styles and hidden elements are dropped; block elements become paragraphs (a blank line),
-list items and rows become lines, so the chunker sees the page's structure.
+Scripts, styles, hidden elements, navigation and permalink glyphs are dropped.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from bs4.dammit import EncodingDetector
 from bs4.element import NavigableString, PageElement, PreformattedString, Tag
 
 from qa.errors import DocumentError
+from qa.ingest.blocks import Block
+from qa.ingest.layout import TextBuilder
 from qa.ingest.limits import Limits
-from qa.ingest.text import BOMS, Extracted, decode, normalise_newlines
+from qa.ingest.text import BOMS, Extracted, decode
 
-__all__ = ["html_text"]
+__all__ = ["html_text", "markup_text"]
 
 # bs4 warns when markup looks like a file name or like XML; for a document folder both are normal
 # content, and the warnings would only end up as noise in the CLI output.
@@ -31,18 +33,6 @@ _INVISIBLE = frozenset(
     {"script", "style", "noscript", "template", "title", "svg", "iframe", "object", "embed",
      "audio", "video", "canvas"}
 )  # fmt: skip
-# Blank line around: the chunker treats these as paragraphs.
-_PARAGRAPHS = frozenset(
-    {"p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "main", "header",
-     "footer", "nav", "aside", "blockquote", "pre", "table", "ul", "ol", "dl", "figure", "form",
-     "fieldset", "address", "hr", "details", "body"}
-)  # fmt: skip
-# Own line, but part of the surrounding paragraph (list items, rows).
-_LINES = frozenset(
-    {"li", "tr", "dt", "dd", "caption", "figcaption", "option", "summary", "legend", "thead",
-     "tbody", "tfoot"}
-)  # fmt: skip
-_CELLS = frozenset({"td", "th"})
 _DISPLAY_NONE = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 
 
@@ -54,13 +44,23 @@ _BYTES_PER_TAG = 512
 def html_text(data: bytes, limits: Limits) -> Extracted:
     if b"\x00" in data and not any(data.startswith(bom) for bom, _, _ in BOMS):
         raise DocumentError("binary file")
-    tags = data.count(b"<")
-    limits.check_memory_estimate(tags * _BYTES_PER_TAG, f"{tags:,} tags")
+    check_tags(data.count(b"<"), limits)
     markup, warning = _html_decode(data)
-    text = _visible_text(BeautifulSoup(markup, "html.parser"))
+    text, blocks = markup_text(markup)
     if not text:
         raise DocumentError("HTML has no visible text")
-    return Extracted(text, warning=warning)
+    return Extracted(text, warning=warning, blocks=blocks)
+
+
+def check_tags(tags: int, limits: Limits) -> None:
+    """DocumentError when markup of this many tags surely needs more memory than the limit."""
+    limits.check_memory_estimate(tags * _BYTES_PER_TAG, f"{tags:,} tags")
+
+
+def markup_text(markup: str, *, link_lists: bool = True) -> tuple[str, tuple[Block, ...]]:
+    """The visible text of `markup` and its blocks. `link_lists=False` keeps lists and tables of
+    links (a Markdown file has no site around it: its lists of links are its author's content)."""
+    return _visible_text(BeautifulSoup(markup, "html.parser"), link_lists=link_lists)
 
 
 def _html_decode(data: bytes) -> tuple[str, str | None]:
@@ -90,18 +90,20 @@ class _End:
     name: str
 
 
-def _visible_text(soup: BeautifulSoup) -> str:
+def _visible_text(soup: BeautifulSoup, *, link_lists: bool) -> tuple[str, tuple[Block, ...]]:
     # An explicit stack, not recursion: deeply nested markup must not hit the recursion limit.
-    out = _TextBuilder()
+    out = TextBuilder()
+    outline = _Outline()
     stack: list[PageElement | _End] = [soup]
     while stack:
         node = stack.pop()
         if isinstance(node, _End):
             out.close(node.name)
+            outline.close(node.name)
         elif isinstance(node, Tag):
-            if _hidden(node):
+            if _hidden(node) or _permalink(node) or _navigation(node, link_lists=link_lists):
                 continue
-            out.open(node.name)
+            out.open(node.name, gives_kind=outline.open(node))
             stack.append(_End(node.name))
             stack.extend(reversed(node.contents))
         elif isinstance(node, NavigableString) and not isinstance(node, PreformattedString):
@@ -109,13 +111,87 @@ def _visible_text(soup: BeautifulSoup) -> str:
     return out.finish()
 
 
+_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+# A heading inside these is never one of the page's sections.
+_CONTENT = frozenset({"li", "dt", "dd", "blockquote"})
+
+
+class _Outline:
+    """Which headings head sections of the page and which are titles of boxes inside one.
+
+    A heading heads its scope: its nearest ancestor with content after the heading's branch (a
+    section, or DocBook's `<div class="note">` around its "Note" title). Where a scope nests in
+    an open section's scope, a heading no deeper than that section's is a box's title (a chunk's
+    heading path after the box must stay the section's), as is a heading in a list item, a
+    definition or a quotation. Each ancestor is passed by at most one heading's walk (the one on
+    its last branch), so finding every scope costs one walk of the tree at most.
+    """
+
+    def __init__(self) -> None:
+        self._depth = 0  # of the element opened last
+        self._sections: list[tuple[int, int]] = []  # open scopes: (depth, level of last heading)
+        self._content = 0  # open _CONTENT elements
+
+    def open(self, tag: Tag) -> bool:
+        """Whether the element gives its kind (a heading: whether it heads a section)."""
+        self._depth += 1
+        self._content += tag.name in _CONTENT
+        if tag.name not in _HEADINGS:
+            return True
+        level, depth = int(tag.name[1]), self._depth - _scope_height(tag)
+        if self._content or (
+            self._sections and self._sections[-1][0] < depth and level <= self._sections[-1][1]
+        ):
+            return False
+        while self._sections and self._sections[-1][0] >= depth:
+            self._sections.pop()
+        self._sections.append((depth, level))
+        return True
+
+    def close(self, name: str) -> None:
+        while self._sections and self._sections[-1][0] >= self._depth:
+            self._sections.pop()
+        self._content -= name in _CONTENT
+        self._depth -= 1
+
+
+def _scope_height(heading: Tag) -> int:
+    """How many levels above the heading its scope is (the document, at most)."""
+    node, height = heading, 0
+    while node.parent is not None and not _content_after(node):
+        node, height = node.parent, height + 1
+    return height + 1 if node.parent is not None else height
+
+
+def _content_after(node: Tag) -> bool:
+    for sibling in node.next_siblings:
+        if isinstance(sibling, Tag) or (
+            isinstance(sibling, NavigableString)
+            and not isinstance(sibling, PreformattedString)
+            and not sibling.isspace()
+        ):
+            return True
+    return False
+
+
 def _hidden(tag: Tag) -> bool:
     if tag.name in _INVISIBLE or tag.has_attr("hidden"):
         return True
     style = tag.get("style")
-    if isinstance(style, str) and _DISPLAY_NONE.search(style) is not None:
-        return True
-    return _navigation(tag)
+    return isinstance(style, str) and _DISPLAY_NONE.search(style) is not None
+
+
+def _permalink(tag: Tag) -> bool:
+    """A link to its own place on the page shown as a glyph (¶, §, #, 🔗): Sphinx's headerlink
+    and many generators' heading anchors. Its glyph would end up in headings and signatures."""
+    if tag.name != "a":
+        return False
+    href = tag.get("href")
+    return (
+        isinstance(href, str)
+        and href.startswith("#")
+        and not any(char.isalnum() for char in tag.get_text())
+    )
 
 
 # Navigation is left out by what the page says of itself, never by one site's class names: the
@@ -128,13 +204,13 @@ MIN_LINKS = 3
 LINK_DENSITY = 0.8  # share of an element's text inside links
 
 
-def _navigation(tag: Tag) -> bool:
+def _navigation(tag: Tag, *, link_lists: bool) -> bool:
     if tag.name in _NAVIGATION_TAGS or tag.get("role") in _NAVIGATION_ROLES:
         return True
     described = " ".join(str(tag.get(name, "")) for name in ("summary", "aria-label"))
     if "navigation" in described.lower():
         return True
-    return tag.name in _LINK_LISTS and _link_dense(tag)
+    return link_lists and tag.name in _LINK_LISTS and _link_dense(tag)
 
 
 def _link_dense(tag: Tag) -> bool:
@@ -144,77 +220,3 @@ def _link_dense(tag: Tag) -> bool:
     text = len("".join(tag.get_text().split()))
     linked = sum(len("".join(link.get_text().split())) for link in links)
     return text > 0 and linked >= LINK_DENSITY * text
-
-
-class _TextBuilder:
-    """Lines of visible text; breaks between lines are decided lazily so none trail or double up."""
-
-    def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._line: list[str] = []
-        self._pending = 0  # newlines owed before the next emitted line: 0, 1 or 2
-        self._pre_depth = 0
-
-    def open(self, name: str) -> None:
-        if name == "br":
-            self._br()
-        else:
-            self._edge(name)
-        if name == "pre":
-            self._pre_depth += 1
-
-    def close(self, name: str) -> None:
-        self._edge(name)
-        if name == "pre":
-            self._pre_depth -= 1
-
-    def _edge(self, name: str) -> None:
-        """The break an element's start or end makes: a paragraph, a line, or a cell's space."""
-        if name in _PARAGRAPHS:
-            self._break(2)
-        elif name in _LINES:
-            self._break(1)
-        elif name in _CELLS:
-            self._line.append(" ")
-
-    def add(self, text: str) -> None:
-        self._line.append(normalise_newlines(text))
-
-    def finish(self) -> str:
-        self._break(0)
-        return "".join(self._parts)
-
-    def _br(self) -> None:
-        # <br><br> is how many pages write a paragraph break.
-        if self._flush():
-            self._pending = 1
-        elif self._parts:
-            self._pending = min(self._pending + 1, 2)
-
-    def _break(self, newlines: int) -> None:
-        if self._flush():
-            self._pending = newlines
-        else:
-            self._pending = max(self._pending, newlines)
-
-    def _flush(self) -> bool:
-        raw = "".join(self._line)
-        self._line.clear()
-        line = _pre_block(raw) if self._pre_depth else " ".join(raw.split())
-        if not line:
-            return False
-        if self._parts:
-            self._parts.append("\n" * self._pending)
-        self._parts.append(line)
-        return True
-
-
-def _pre_block(raw: str) -> str:
-    """Preformatted text verbatim, minus blank edge lines (the newline after <pre> is markup)."""
-    lines = raw.split("\n")
-    start, end = 0, len(lines)
-    while start < end and not lines[start].strip():
-        start += 1
-    while end > start and not lines[end - 1].strip():
-        end -= 1
-    return "\n".join(lines[start:end])

@@ -36,7 +36,9 @@ from qa.ingest.limits import MIB, Limits
 # Plain text up to this size is read in this process: decoding costs at most a few times its
 # size, and a child would cost ~0.3 s to start.
 IN_PROCESS_BYTES = 4 * MIB
-_PLAIN = frozenset({".txt", ".md"})
+# Not Markdown: its parser's cost is not bounded by the size (1 MB of list items took 16 s and
+# 550 MB in markdown-it, measured).
+_PLAIN = frozenset({".txt"})
 _START_SECONDS = 60.0  # importing the parsers, on a busy machine
 _HEADER_MAX = 16 * MIB  # a reply's JSON line (page offsets of a huge PDF fit many times over)
 _BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from qa.ingest.sandbox import serve; serve()"
@@ -101,7 +103,9 @@ class _Child:
 
     @classmethod
     def start(cls, memory_bytes: int) -> _Child:
-        package_parent = str(Path(__file__).resolve().parent.parent)
+        # The folder holding this qa package (src/), so the child runs this very code and not
+        # another qa its interpreter can import (an editable install of another checkout).
+        package_parent = str(Path(__file__).resolve().parents[2])
         # The child's stderr, for the message if it dies; closed by _end.
         log = tempfile.TemporaryFile()  # noqa: SIM115
         # -I: no PYTHON* variables, no user site, no current folder on the path.
