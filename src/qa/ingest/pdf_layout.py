@@ -1,0 +1,300 @@
+"""A PDF's printed lines -> the document's text, page starts and blocks.
+
+A printed line end inside a paragraph becomes a space, and a word hyphenated across it whole
+again; a paragraph ends at a gap taller than the text's line spacing, a line set in or out from
+the one before (a first-line indent is taken back), a short line that ends a sentence, a change of
+type size, a list bullet, a heading or a change to or from code. Code lines, table-of-contents
+lines and other short lines keep their line breaks. Running heads and page numbers are left out
+(qa.ingest.pdf_marks). The text is built here, so every offset (page starts, blocks) is exact.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from itertools import pairwise
+
+from qa.ingest.blocks import Block, BlockKind
+from qa.ingest.pdf_lines import Line
+from qa.ingest.pdf_marks import Heading, find_headings, running_lines
+
+__all__ = ["PAGE_SEPARATOR", "lay_out"]
+
+PAGE_SEPARATOR = "\n\n"
+_GAP = 1.1  # a baseline this many line spacings below the last one starts a paragraph
+_INDENT = 0.4  # a left edge this many type sizes in or out from the last one is an indent
+_SHORT = 0.8  # a line this much of the page's usual length, the next word included, is short
+_SENTENCE_END = re.compile(r"[.!?:][)\]'\"’”]*$")
+_LEADERS = re.compile(r"(?:\. ?){5,}")  # "Imports . . . . . . 3", a contents or index line
+_BULLETS = frozenset("•◦▪▫‣●○■□◆◇►▸➢✓")
+_DASH_ITEM = re.compile(r"(?:[-–—*]|\(?(?:\d{1,3}|[a-z])[.)]) \S")  # "- x", "3. x", "(b) x"
+_HYPHENS = "-\u2010\u00ad"
+_WORDS = re.compile(r"\w+(?:-\w+)*")
+_LAST_WORD = re.compile(r"(\w+(?:-\w+)*)[-\u2010\u00ad]$")
+# A web address cut at a line end ("https://www." + "gnumeric.org"): it goes on without a space.
+_ADDRESS = re.compile(r"(?:\w+:/|www\.)\S*[/.\-_=?&#~%]$")
+_FIRST_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class _Cut:
+    """How a line follows the one before: `between` is written between them; `block` starts a
+    new block (its kind then comes from the line); `unhyphen` drops the last one's end hyphen."""
+
+    between: str
+    block: bool = False
+    unhyphen: bool = False
+    item: bool = False  # the new block is a list item
+
+
+_PARAGRAPH = _Cut("\n\n", block=True)
+_LIST = _Cut("\n\n", block=True, item=True)  # a list's first item
+_ITEM = _Cut("\n", block=True, item=True)  # the next
+_LINE = _Cut("\n")
+_SPACE = _Cut(" ")
+
+
+class _Measures:
+    """What the document's lines are like: the type most of it is set in, the line spacing of
+    each type size, each page's usual line length, and the words it uses."""
+
+    def __init__(self, pages: list[list[Line]]) -> None:
+        self.spacing = _line_spacings(pages)
+        self.lengths = [_usual_length(lines) for lines in pages]
+        known = sorted(length for length in self.lengths if length)
+        self.usual = known[len(known) // 2] if known else 0.0
+        self.words: Counter[str] = Counter()
+        self.cut: Counter[str] = Counter()  # the halves of words hyphenated at a line end
+        for lines in pages:
+            for line in lines:
+                for word in _WORDS.findall(line.text.lower()):
+                    self.words[word] += 1
+                    if "-" in word:  # its parts are words too: "dependent" in "compiler-dependent"
+                        self.words.update(word.split("-"))
+            for before, line in pairwise(lines):
+                left, right = _LAST_WORD.search(before.text), _FIRST_WORD.match(line.text)
+                if left and right:
+                    self.cut.update((left.group(1).lower(), right.group(0).lower()))
+
+    def line_spacing(self, size: float) -> float:
+        return self.spacing.get(size, 1.2 * size)
+
+    def short(self, page: int, line: Line, after: Line) -> bool:
+        """Whether the next line's first word would have fitted on `line`: it was cut short."""
+        usual = self.lengths[page] or self.usual
+        word = after.text.split(" ", 1)[0]
+        return usual > 0 and len(line.text) + 1 + len(word) < _SHORT * usual
+
+    def joined(self, before: str, after: str) -> _Cut:
+        """`before` ends in a hyphen. A soft hyphen goes; a hyphen stays in a compound the
+        document writes elsewhere ("command-line"), goes where it writes the word whole
+        ("ELE-" + "MENT"), and otherwise stays in a name or number ("UTF-8", "Springer-Verlag")
+        or between two words ("machine-dependent") and goes from a word ("Con-ditional")."""
+        if before.endswith("\u00ad"):
+            return _Cut("", unhyphen=True)
+        left, right = _LAST_WORD.search(before), _FIRST_WORD.match(after)
+        if left is None or right is None:
+            return _SPACE
+        first, second = left.group(1), right.group(0)
+        keep, drop = _Cut(""), _Cut("", unhyphen=True)
+        if "-" in first or self.words[f"{first}-{second}".lower()]:
+            return keep  # TeX breaks a word with a hyphen in it only there ("cut-and-paste")
+        if self._word(first + second):
+            return drop
+        if not (first[-1].isalpha() and second[0].isalpha()) or first.isupper():
+            return keep
+        if second[0].isupper() or (self._word(first) and self._word(second)):
+            return keep
+        return drop
+
+    def _word(self, word: str) -> bool:
+        """Whether the document has `word` other than as half of a word cut at a line end."""
+        word = word.lower()
+        return self.words[word] > self.cut[word]
+
+
+def _line_spacings(pages: list[list[Line]]) -> dict[float, float]:
+    """The usual distance between the baselines of a paragraph's lines, per type size: a low
+    quantile of the distances seen, as most lines follow one of their own paragraph."""
+    gaps: dict[float, list[float]] = {}
+    for lines in pages:
+        for before, line in pairwise(lines):
+            if before.y is None or line.y is None or before.size != line.size:
+                continue
+            if 0 < before.y - line.y < 2.5 * line.size:
+                gaps.setdefault(line.size, []).append(before.y - line.y)
+    return {size: sorted(found)[int(len(found) * 0.4)] for size, found in gaps.items()}
+
+
+def _usual_length(lines: list[Line]) -> float:
+    """A page's full line, in characters: most lines of a paragraph are full, so a high
+    quantile of the lengths; 0 when the page has too few lines to tell."""
+    prose = sorted(len(line.text) for line in lines if not line.mono)
+    return prose[int(len(prose) * 0.9)] if len(prose) >= 8 else 0.0
+
+
+class _Writer:
+    """The text being written, with its blocks."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.length = 0
+        self.blocks: list[Block] = []
+        self.start = 0  # where the open block starts
+        self.kind: BlockKind | None = None  # the open block's kind; None: no block open
+        self.level = 0
+        self.lines = 0  # lines written in the open block
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+        self.length += len(text)
+
+    def close(self) -> None:
+        if self.kind is not None:
+            self.blocks.append(Block(self.start, self.length, self.kind, self.level))
+        self.kind = None
+
+    def add(self, text: str, cut: _Cut, kind: BlockKind, level: int) -> int:
+        """Writes `text` after `cut`; where it starts."""
+        if cut.unhyphen:
+            self.parts[-1] = self.parts[-1][:-1]
+            self.length -= 1
+        if cut.block:
+            self.close()
+        self.write(cut.between)
+        if self.kind is None:
+            self.start, self.kind, self.level, self.lines = self.length, kind, level, 0
+        self.write(text)
+        self.lines += 1
+        return self.length - len(text)
+
+
+class _Flow:
+    """Writes the kept lines of every page, deciding how each follows the one before."""
+
+    def __init__(self, pages: list[list[Line]], heads: list[list[Heading | None]]) -> None:
+        self.pages, self.heads = pages, heads
+        self.measures = _Measures(pages)
+        self.out = _Writer()
+
+    def run(self) -> tuple[str, tuple[int, ...], tuple[Block, ...]]:
+        starts: list[int] = []
+        last: tuple[int, int] | None = None  # (page, line) last written
+        for page, lines in enumerate(self.pages):
+            if not lines:
+                if page:
+                    self.out.close()
+                    self.out.write(PAGE_SEPARATOR)
+                starts.append(self.out.length)
+                continue
+            for index, line in enumerate(lines):
+                cut = self._cut(last, (page, index))
+                offset = self.out.add(line.text, cut, *self._kind(page, index, cut))
+                if index == 0:
+                    starts.append(offset)
+                last = (page, index)
+        self.out.close()
+        return "".join(self.out.parts), tuple(starts), tuple(self.out.blocks)
+
+    def _kind(self, page: int, index: int, cut: _Cut) -> tuple[BlockKind, int]:
+        heading, line = self.heads[page][index], self.pages[page][index]
+        if heading is not None:
+            return "heading", min(max(heading.level, 1), 6)
+        if line.mono:
+            return "code", 0
+        return ("item" if cut.item else "paragraph"), 0
+
+    def _cut(self, last: tuple[int, int] | None, here: tuple[int, int]) -> _Cut:
+        page, index = here
+        if last is None:  # the first text; pages before it without text keep their separators
+            return _Cut(PAGE_SEPARATOR if page else "", block=True)
+        if last[0] != page and last[0] != page - 1:
+            return _Cut(PAGE_SEPARATOR, block=True)  # pages without text between
+        before, line = self.pages[last[0]][last[1]], self.pages[page][index]
+        ahead, behind = self.heads[page][index], self.heads[last[0]][last[1]]
+        if ahead is not None or behind is not None:
+            same = ahead == behind and last[0] == page
+            return _SPACE if same else _PARAGRAPH
+        if (line.mono or before.mono) and not self._runs_on(last[0], page, before, line):
+            together = line.mono and before.mono and last[0] == page and not self._gap(before, line)
+            return _LINE if together else _PARAGRAPH
+        if last[0] != page or _moved_up(before, line):
+            cut = self._onward(last[0], before, line) or _PARAGRAPH
+        else:
+            cut = self._within(page, before, line)
+        if _bullet(line.text) or (_DASH_ITEM.match(line.text) and cut.block):
+            return _ITEM if self.out.kind == "item" else _LIST
+        return cut
+
+    def _runs_on(self, was: int, page: int, before: Line, line: Line) -> bool:
+        """Whether a line in fixed-pitch type is prose all the same: a name or an address that
+        took a line of a paragraph to itself, flush with it and after a full line."""
+        if self.out.kind != "paragraph" or was != page or self._gap(before, line):
+            return False
+        if before.x is None or line.x is None or abs(line.x - before.x) > _INDENT * line.size:
+            return False
+        return before.mono or not self.measures.short(page, before, line)
+
+    def _within(self, page: int, before: Line, line: Line) -> _Cut:
+        """How a line follows the one above it in the same column."""
+        if before.x is None or line.x is None or before.y is None or line.y is None:
+            return _LINE  # no layout known: the line break stays
+        if self._gap(before, line) or abs(line.size - before.size) > 0.15 * line.size:
+            return _PARAGRAPH
+        if _LEADERS.search(before.text):
+            return _LINE  # a contents or index entry, whatever its indent
+        indent, tolerance = line.x - before.x, _INDENT * line.size
+        if abs(indent) > tolerance and self.out.lines > 1:
+            return _PARAGRAPH  # set in or out from the paragraph's lines
+        # Set out from a first line: back from its indent; set in: hanging under it (a list
+        # item, a footnote, a reference, a term and its description).
+        if self.measures.short(page, before, line):
+            return _PARAGRAPH if _SENTENCE_END.search(before.text) else _LINE
+        return self._join(before, line)
+
+    def _onward(self, page: int, before: Line, line: Line) -> _Cut | None:
+        """The join when a sentence runs on from the foot of a page (or column) to the next:
+        the line before neither ends a sentence nor stops short, the next starts lowercase."""
+        if _SENTENCE_END.search(before.text) or _bullet(line.text) or not line.text[0].islower():
+            return None
+        if self.measures.short(page, before, line):
+            return None
+        return self._join(before, line)
+
+    def _join(self, before: Line, line: Line) -> _Cut:
+        text = before.text
+        if _ADDRESS.search(text):
+            return _Cut("")
+        if text[-1] in _HYPHENS and len(text) >= 2 and text[-2].isalnum():
+            return self.measures.joined(text, line.text)
+        return _SPACE
+
+    def _gap(self, before: Line, line: Line) -> bool:
+        if before.y is None or line.y is None:
+            return False
+        return before.y - line.y > _GAP * self.measures.line_spacing(line.size)
+
+
+def _moved_up(before: Line, line: Line) -> bool:
+    """The next line is above this one: a new column, or text placed out of reading order."""
+    return before.y is not None and line.y is not None and line.y > before.y + 0.5 * line.size
+
+
+def _bullet(text: str) -> bool:
+    return text[0] in _BULLETS
+
+
+def lay_out(
+    pages: list[list[Line]], headings: list[Heading]
+) -> tuple[str, tuple[int, ...], tuple[Block, ...]]:
+    """The text of the pages, where each starts in it, and its blocks."""
+    # Heads go first: a page number above a chapter's title is not part of the title.
+    gone = running_lines(pages)
+    kept = [
+        [line for i, line in enumerate(lines) if (p, i) not in gone]
+        for p, lines in enumerate(pages)
+    ]
+    titles = find_headings(kept, headings)
+    heads = [[titles.get((p, i)) for i in range(len(lines))] for p, lines in enumerate(kept)]
+    return _Flow(kept, heads).run()

@@ -1,0 +1,166 @@
+"""Which printed lines of a PDF are not its text (running heads and feet, page numbers) and which
+are its headings (the titles of its outline, found on their pages).
+
+A running head is told by repetition, never by a list of words: a page's first (or last) line
+whose shape (its text with every number as '#') is the first (last) line of another page too, at
+the same height. A head that happens to be printed once ("Chapter 6: Image files 25" on the only
+page of that chapter after its first) sits where the others do, and goes with them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from qa.ingest.pdf_lines import Line
+
+__all__ = ["Heading", "find_headings", "running_lines"]
+
+_NUMBERS = re.compile(r"\d+")
+_ROMAN = re.compile(r"[ivxlcdm]+")
+_SPACES = re.compile(r"\s+")
+_NOT_WORD = re.compile(r"[\W_]+")
+# What may stand before an outline title on its page: "1.2", "A.1", "Chapter 3", "IV".
+_NUMBERING = re.compile(
+    r"(?:chapter|section|part|appendix)(?: (?:[0-9]+|[a-z]|[ivxlc]+))?(?: [0-9]+)*"
+    r"|(?:[0-9]+|[a-z]|[ivxlc]+)(?: [0-9]+)*"
+)
+_SAME_HEIGHT = 1.5  # PDF units (1/72 inch) between the baselines of heads on different pages
+_PASSES = 2  # a page number above a head, or a head above a rule of text, both go
+
+Place = tuple[int, int]  # (page index, line index)
+
+
+@dataclass(frozen=True)
+class Heading:
+    """An outline entry: its title, depth (1 = top) and page (0-based), and how high on the
+    page it points (PDF units, None when the destination does not say)."""
+
+    title: str
+    level: int
+    page: int
+    top: float | None
+
+
+def running_lines(pages: list[list[Line]]) -> set[Place]:
+    """The places of running heads, running feet and page numbers; never a page's only line (a
+    page of one line is text, whatever it repeats)."""
+    gone: set[Place] = set()
+    for _ in range(_PASSES):
+        for edge in (0, -1):
+            ends = _ends(pages, gone, edge)
+            found = _repeated(pages, ends)
+            found |= _in_band(pages, ends, found)
+            gone |= found
+    return gone
+
+
+def _ends(pages: list[list[Line]], taken: set[Place], edge: int) -> dict[int, tuple[int, int]]:
+    """Each page's first (edge 0) or last (edge -1) line still standing, and the one next to it,
+    if the page keeps another line beside it."""
+    ends: dict[int, tuple[int, int]] = {}
+    for page, lines in enumerate(pages):
+        standing = [i for i in range(len(lines)) if (page, i) not in taken]
+        if len(standing) >= 2:
+            ends[page] = (standing[edge], standing[1 if edge == 0 else -2])
+    return ends
+
+
+def shape(text: str) -> str:
+    """A line's text with its numbers as '#': "Chapter 6: Bash Features 100" and "... 101" meet."""
+    folded = _SPACES.sub(" ", text.lower()).strip()
+    if _ROMAN.fullmatch(folded):  # a lone roman page number, "xii"
+        return "#"
+    return _NUMBERS.sub("#", folded)
+
+
+def _repeated(pages: list[list[Line]], ends: dict[int, tuple[int, int]]) -> set[Place]:
+    seen: dict[str, list[Place]] = defaultdict(list)
+    for page, (index, _) in ends.items():
+        seen[shape(pages[page][index].text)].append((page, index))
+    found: set[Place] = set()
+    for places in seen.values():
+        together = _together(pages, places)
+        if len(together) >= 2:
+            found.update(together)
+    return found
+
+
+def _together(pages: list[list[Line]], places: list[Place]) -> list[Place]:
+    """The places printed at the height most of them are (the title page's copy of a running
+    head is elsewhere on its page); all of them when their heights are unknown."""
+    heights = Counter(round(y) for p, i in places if (y := pages[p][i].y) is not None)
+    if not heights:
+        return places
+    usual = heights.most_common(1)[0][0]
+    return [(p, i) for p, i in places if abs((pages[p][i].y or usual) - usual) <= _SAME_HEIGHT]
+
+
+def _in_band(
+    pages: list[list[Line]], ends: dict[int, tuple[int, int]], found: set[Place]
+) -> set[Place]:
+    """Ends printed where the repeated ones are, in the same type, and set apart from the text
+    by more than a line's space: the heads that happen to occur once."""
+    band = {(y, line.size) for line in (pages[p][i] for p, i in found) if (y := line.y) is not None}
+    more: set[Place] = set()
+    for page, (index, beside) in ends.items():
+        line, near = pages[page][index], pages[page][beside]
+        if (page, index) in found or line.y is None:
+            continue
+        apart = near.y is not None and abs(near.y - line.y) > 1.5 * line.size
+        if apart and any(
+            abs(line.y - y) <= _SAME_HEIGHT and abs(line.size - s) < 0.2 for y, s in band
+        ):
+            more.add((page, index))
+    return more
+
+
+def _words(text: str) -> str:
+    return _NOT_WORD.sub(" ", text.lower()).strip()
+
+
+def find_headings(pages: list[list[Line]], headings: list[Heading]) -> dict[Place, Heading]:
+    """The places of the lines that print each outline title, with its heading (a title wrapped
+    over lines gives them all the same one)."""
+    found: dict[Place, Heading] = {}
+    words = [[_words(line.text) for line in lines] for lines in pages]
+    for heading in headings:
+        if not 0 <= heading.page < len(pages):
+            continue
+        span = _title_span(pages[heading.page], words[heading.page], heading, found, heading.page)
+        if span is not None:
+            found.update(((heading.page, index), heading) for index in span)
+    return found
+
+
+def _title_span(
+    lines: list[Line], words: list[str], heading: Heading, taken: dict[Place, Heading], page: int
+) -> range | None:
+    """The lines (one to three, in a row) that print the title, nearest the destination's top."""
+    title = _words(heading.title)
+    if not title:
+        return None
+    best: tuple[float, range] | None = None
+    for start in range(len(lines)):
+        for stop in range(start + 1, min(start + 3, len(lines)) + 1):
+            if any((page, index) in taken for index in range(start, stop)):
+                break
+            printed = " ".join(words[start:stop])
+            if _is_title(printed, title):
+                y = lines[start].y
+                distance = abs(heading.top - y) if heading.top is not None and y else start
+                if best is None or distance < best[0]:
+                    best = (distance, range(start, stop))
+                break
+            if len(printed) > len(title) + 24:
+                break
+    return None if best is None else best[1]
+
+
+def _is_title(printed: str, title: str) -> bool:
+    if printed == title:
+        return True
+    if not printed.endswith(" " + title):
+        return False
+    return _NUMBERING.fullmatch(printed[: -len(title) - 1]) is not None
