@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from qa.ingest.blocks import Block, BlockKind
-from qa.ingest.pdf_lines import Line
+from qa.ingest.pdf_lines import Line, wide
 from qa.ingest.pdf_marks import Heading, find_headings, running_lines
 
 __all__ = ["PAGE_SEPARATOR", "lay_out"]
@@ -264,8 +264,8 @@ class _Flow:
 
     def _join(self, before: Line, line: Line) -> _Cut:
         text = before.text
-        if _ADDRESS.search(text):
-            return _Cut("")
+        if _ADDRESS.search(text) or (wide(text[-1]) and wide(line.text[0])):
+            return _Cut("")  # an address, or CJK text, goes on without a space
         if text[-1] in _HYPHENS and len(text) >= 2 and text[-2].isalnum():
             return self.measures.joined(text, line.text)
         return _SPACE

@@ -12,16 +12,19 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from pypdf import PageObject
 from pypdf.generic import ArrayObject, DictionaryObject
 
-__all__ = ["FontKinds", "Line", "page_lines"]
+__all__ = ["FontKinds", "Line", "page_lines", "wide"]
 
 _Matrix = list[float]
 # Font names that mean fixed pitch when a font lists no widths (the standard 14 Courier).
 _MONO_NAMES = ("courier", "mono", "consol", "menlo", "typewriter")
+_WIDTHS = 512  # glyph widths compared, at most
+_WIDE = (("\u2e80", "\u9fff"), ("\uac00", "\ud7af"), ("\uf900", "\uffef"))
 
 
 @dataclass(frozen=True)
@@ -56,33 +59,36 @@ class FontKinds:
 def _fixed_pitch(font: DictionaryObject) -> bool:
     """A font's own widths decide (every glyph as wide as the others: the FixedPitch flag is
     often left unset, by TeX fonts for one); its name only when it lists none."""
-    widths: list[float] = []
     try:
-        descendants = font.get("/DescendantFonts")
-        if isinstance(descendants, ArrayObject) and descendants:
-            cid = descendants[0].get_object()
-            widths = [w for w in _flat_numbers(cid.get("/W")) if w > 0][:512]
-        else:
-            listed = font.get("/Widths")
-            if listed is not None:
-                widths = [float(w) for w in listed.get_object()[:512] if float(w) > 0]
-    except (TypeError, ValueError, AttributeError, IndexError):
+        widths = [width for width in _widths(font) if width > 0]
+    except MemoryError:
+        raise
+    except Exception:  # a malformed font: pypdf's extraction copes, and it is not code
         widths = []
     if len(widths) >= 2:
         return max(widths) - min(widths) < 1
     return any(part in str(font.get("/BaseFont", "")).lower() for part in _MONO_NAMES)
 
 
-def _flat_numbers(array: Any) -> list[float]:
+def _widths(font: DictionaryObject) -> list[float]:
+    """Up to _WIDTHS of the font's glyph widths."""
+    descendants = font.get("/DescendantFonts")
+    if isinstance(descendants, ArrayObject) and descendants:
+        return _cid_widths(descendants[0].get_object().get("/W"))
+    listed = font.get("/Widths")
+    return [] if listed is None else [float(w) for w in islice(listed.get_object(), _WIDTHS)]
+
+
+def _cid_widths(array: Any) -> list[float]:
     """The widths in a CID font's /W array ([first [w1 w2 ...] first last w ...]), code ranges
     left out: only the widths matter here."""
     out: list[float] = []
-    items = list(array.get_object()) if array is not None else []
+    items = list(islice(array.get_object(), _WIDTHS)) if array is not None else []
     index = 0
-    while index + 1 < len(items) and len(out) < 512:
+    while index + 1 < len(items) and len(out) < _WIDTHS:
         second = items[index + 1].get_object()
         if isinstance(second, ArrayObject):
-            out.extend(float(w) for w in second)
+            out.extend(float(w) for w in islice(second, _WIDTHS))
             index += 2
         elif index + 2 < len(items):
             out.append(float(items[index + 2]))
@@ -119,7 +125,7 @@ def _piece(text: str, cm: _Matrix, tm: _Matrix, font: Any, size: Any, fonts: Fon
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     try:
         a, b, c, d, e, f = _times(tm, cm)
-        scale = math.hypot(c, d) * float(size)
+        scale = math.hypot(c, d) * abs(float(size))
     except (TypeError, ValueError):
         return _Piece(text, None, None, 0.0, False)
     # Upright text only: rotated or skewed lines keep no position, and so keep their line breaks.
@@ -168,4 +174,11 @@ def _line(parts: list[_Piece]) -> list[Line]:
     # The baseline of the line's main type: a superscript first would lift it.
     y = next((part.y for part in inked if round(part.size, 1) == size), first.y)
     x, y = (first.x, y) if first.x is not None and y is not None else (None, None)
-    return [Line(text, x, y, size, all(part.mono for part in inked))]
+    # CJK fonts set every ideograph as wide as the next: fixed pitch, but prose.
+    mono = all(part.mono for part in inked) and not any(wide(char) for char in text)
+    return [Line(text, x, y, size, mono)]
+
+
+def wide(char: str) -> bool:
+    """A CJK character: ideographs, kana, hangul, full-width forms (no spaces between words)."""
+    return any(low <= char <= high for low, high in _WIDE)

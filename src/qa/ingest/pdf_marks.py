@@ -18,7 +18,7 @@ from qa.ingest.pdf_lines import Line
 __all__ = ["Heading", "find_headings", "running_lines"]
 
 _NUMBERS = re.compile(r"\d+")
-_ROMAN = re.compile(r"[ivxlcdm]+")
+_ROMAN = re.compile(r"m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})")
 _SPACES = re.compile(r"\s+")
 _NOT_WORD = re.compile(r"[\W_]+")
 # What may stand before an outline title on its page: "1.2", "A.1", "Chapter 3", "IV".
@@ -27,6 +27,8 @@ _NUMBERING = re.compile(
     r"|(?:[0-9]+|[a-z]|[ivxlc]+)(?: [0-9]+)*"
 )
 _SAME_HEIGHT = 1.5  # PDF units (1/72 inch) between the baselines of heads on different pages
+_TITLE_LINES = 3  # a title may wrap over this many lines
+_MAX_TITLE = 300  # characters of a title looked for
 _PASSES = 2  # a page number above a head, or a head above a rule of text, both go
 
 Place = tuple[int, int]  # (page index, line index)
@@ -124,43 +126,44 @@ def find_headings(pages: list[list[Line]], headings: list[Heading]) -> dict[Plac
     """The places of the lines that print each outline title, with its heading (a title wrapped
     over lines gives them all the same one)."""
     found: dict[Place, Heading] = {}
-    words = [[_words(line.text) for line in lines] for lines in pages]
+    titles: dict[int, dict[str, list[range]]] = {}  # per page: the titles its lines could print
     for heading in headings:
-        if not 0 <= heading.page < len(pages):
+        page, title = heading.page, _words(heading.title[:_MAX_TITLE])
+        if not (0 <= page < len(pages) and title):
             continue
-        span = _title_span(pages[heading.page], words[heading.page], heading, found, heading.page)
-        if span is not None:
-            found.update(((heading.page, index), heading) for index in span)
+        if page not in titles:
+            titles[page] = _printed_titles(pages[page])
+        spans = [
+            span
+            for span in titles[page].get(title, [])
+            if not any((page, index) in found for index in span)
+        ]
+        if spans:
+            span = min(spans, key=lambda span: _distance(pages[page][span.start], heading))
+            found.update(((page, index), heading) for index in span)
     return found
 
 
-def _title_span(
-    lines: list[Line], words: list[str], heading: Heading, taken: dict[Place, Heading], page: int
-) -> range | None:
-    """The lines (one to three, in a row) that print the title, nearest the destination's top."""
-    title = _words(heading.title)
-    if not title:
-        return None
-    best: tuple[float, range] | None = None
+def _printed_titles(lines: list[Line]) -> dict[str, list[range]]:
+    """Every run of one to three lines of a page, by the title it would print: its words, and
+    its words after a numbering ("1.2 Imports" prints "Imports" too)."""
+    words = [_words(line.text) for line in lines]
+    out: dict[str, list[range]] = defaultdict(list)
     for start in range(len(lines)):
-        for stop in range(start + 1, min(start + 3, len(lines)) + 1):
-            if any((page, index) in taken for index in range(start, stop)):
-                break
+        for stop in range(start + 1, min(start + _TITLE_LINES, len(lines)) + 1):
             printed = " ".join(words[start:stop])
-            if _is_title(printed, title):
-                y = lines[start].y
-                distance = abs(heading.top - y) if heading.top is not None and y else start
-                if best is None or distance < best[0]:
-                    best = (distance, range(start, stop))
+            if len(printed) > _MAX_TITLE:
                 break
-            if len(printed) > len(title) + 24:
-                break
-    return None if best is None else best[1]
+            out[printed].append(range(start, stop))
+            tokens = printed.split(" ")
+            for cut in range(1, min(7, len(tokens))):
+                if _NUMBERING.fullmatch(" ".join(tokens[:cut])):
+                    out[" ".join(tokens[cut:])].append(range(start, stop))
+    return out
 
 
-def _is_title(printed: str, title: str) -> bool:
-    if printed == title:
-        return True
-    if not printed.endswith(" " + title):
-        return False
-    return _NUMBERING.fullmatch(printed[: -len(title) - 1]) is not None
+def _distance(line: Line, heading: Heading) -> float:
+    """How far a line is from where the outline points (0 when either is not known)."""
+    if heading.top is None or line.y is None:
+        return 0.0
+    return abs(heading.top - line.y)
