@@ -11,30 +11,25 @@ lines and other short lines keep their line breaks. Running heads and page numbe
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
-from itertools import pairwise
 
 from qa.ingest.blocks import Block, BlockKind
 from qa.ingest.pdf_lines import Line, wide
 from qa.ingest.pdf_marks import Heading, find_headings, running_lines
+from qa.ingest.pdf_measures import Measures
 
 __all__ = ["PAGE_SEPARATOR", "lay_out"]
 
 PAGE_SEPARATOR = "\n\n"
 _GAP = 1.1  # a baseline this many line spacings below the last one starts a paragraph
 _INDENT = 0.4  # a left edge this many type sizes in or out from the last one is an indent
-_SHORT = 0.8  # a line this much of the page's usual length, the next word included, is short
 _SENTENCE_END = re.compile(r"[.!?:][)\]'\"’”]*$")
 _LEADERS = re.compile(r"(?:\. ?){5,}")  # "Imports . . . . . . 3", a contents or index line
 _BULLETS = frozenset("•◦▪▫‣●○■□◆◇►▸➢✓")
 _DASH_ITEM = re.compile(r"(?:[-–—*]|\(?(?:\d{1,3}|[a-z])[.)]) \S")  # "- x", "3. x", "(b) x"
 _HYPHENS = "-\u2010\u00ad"
-_WORDS = re.compile(r"\w+(?:-\w+)*")
-_LAST_WORD = re.compile(r"(\w+(?:-\w+)*)[-\u2010\u00ad]$")
 # A web address cut at a line end ("https://www." + "gnumeric.org"): it goes on without a space.
 _ADDRESS = re.compile(r"(?:\w+:/|www\.)\S*[/.\-_=?&#~%]$")
-_FIRST_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -53,85 +48,6 @@ _LIST = _Cut("\n\n", block=True, item=True)  # a list's first item
 _ITEM = _Cut("\n", block=True, item=True)  # the next
 _LINE = _Cut("\n")
 _SPACE = _Cut(" ")
-
-
-class _Measures:
-    """What the document's lines are like: the type most of it is set in, the line spacing of
-    each type size, each page's usual line length, and the words it uses."""
-
-    def __init__(self, pages: list[list[Line]]) -> None:
-        self.spacing = _line_spacings(pages)
-        self.lengths = [_usual_length(lines) for lines in pages]
-        known = sorted(length for length in self.lengths if length)
-        self.usual = known[len(known) // 2] if known else 0.0
-        self.words: Counter[str] = Counter()
-        self.cut: Counter[str] = Counter()  # the halves of words hyphenated at a line end
-        for lines in pages:
-            for line in lines:
-                for word in _WORDS.findall(line.text.lower()):
-                    self.words[word] += 1
-                    if "-" in word:  # its parts are words too: "dependent" in "compiler-dependent"
-                        self.words.update(word.split("-"))
-            for before, line in pairwise(lines):
-                left, right = _LAST_WORD.search(before.text), _FIRST_WORD.match(line.text)
-                if left and right:
-                    self.cut.update((left.group(1).lower(), right.group(0).lower()))
-
-    def line_spacing(self, size: float) -> float:
-        return self.spacing.get(size, 1.2 * size)
-
-    def short(self, page: int, line: Line, after: Line) -> bool:
-        """Whether the next line's first word would have fitted on `line`: it was cut short."""
-        usual = self.lengths[page] or self.usual
-        word = after.text.split(" ", 1)[0]
-        return usual > 0 and len(line.text) + 1 + len(word) < _SHORT * usual
-
-    def joined(self, before: str, after: str) -> _Cut:
-        """`before` ends in a hyphen. A soft hyphen goes; a hyphen stays in a compound the
-        document writes elsewhere ("command-line"), goes where it writes the word whole
-        ("ELE-" + "MENT"), and otherwise stays in a name or number ("UTF-8", "Springer-Verlag")
-        or between two words ("machine-dependent") and goes from a word ("Con-ditional")."""
-        if before.endswith("\u00ad"):
-            return _Cut("", unhyphen=True)
-        left, right = _LAST_WORD.search(before), _FIRST_WORD.match(after)
-        if left is None or right is None:
-            return _SPACE
-        first, second = left.group(1), right.group(0)
-        keep, drop = _Cut(""), _Cut("", unhyphen=True)
-        if "-" in first or self.words[f"{first}-{second}".lower()]:
-            return keep  # TeX breaks a word with a hyphen in it only there ("cut-and-paste")
-        if self._word(first + second):
-            return drop
-        if not (first[-1].isalpha() and second[0].isalpha()) or first.isupper():
-            return keep
-        if second[0].isupper() or (self._word(first) and self._word(second)):
-            return keep
-        return drop
-
-    def _word(self, word: str) -> bool:
-        """Whether the document has `word` other than as half of a word cut at a line end."""
-        word = word.lower()
-        return self.words[word] > self.cut[word]
-
-
-def _line_spacings(pages: list[list[Line]]) -> dict[float, float]:
-    """The usual distance between the baselines of a paragraph's lines, per type size: a low
-    quantile of the distances seen, as most lines follow one of their own paragraph."""
-    gaps: dict[float, list[float]] = {}
-    for lines in pages:
-        for before, line in pairwise(lines):
-            if before.y is None or line.y is None or before.size != line.size:
-                continue
-            if 0 < before.y - line.y < 2.5 * line.size:
-                gaps.setdefault(line.size, []).append(before.y - line.y)
-    return {size: sorted(found)[int(len(found) * 0.4)] for size, found in gaps.items()}
-
-
-def _usual_length(lines: list[Line]) -> float:
-    """A page's full line, in characters: most lines of a paragraph are full, so a high
-    quantile of the lengths; 0 when the page has too few lines to tell."""
-    prose = sorted(len(line.text) for line in lines if not line.mono)
-    return prose[int(len(prose) * 0.9)] if len(prose) >= 8 else 0.0
 
 
 class _Writer:
@@ -175,7 +91,7 @@ class _Flow:
 
     def __init__(self, pages: list[list[Line]], heads: list[list[Heading | None]]) -> None:
         self.pages, self.heads = pages, heads
-        self.measures = _Measures(pages)
+        self.measures = Measures(pages)
         self.out = _Writer()
 
     def run(self) -> tuple[str, tuple[int, ...], tuple[Block, ...]]:
@@ -214,11 +130,10 @@ class _Flow:
         before, line = self.pages[last[0]][last[1]], self.pages[page][index]
         ahead, behind = self.heads[page][index], self.heads[last[0]][last[1]]
         if ahead is not None or behind is not None:
-            same = ahead == behind and last[0] == page
+            same = ahead is behind and last[0] == page  # one title wrapped over lines
             return _SPACE if same else _PARAGRAPH
         if (line.mono or before.mono) and not self._runs_on(last[0], page, before, line):
-            together = line.mono and before.mono and last[0] == page and not self._gap(before, line)
-            return _LINE if together else _PARAGRAPH
+            return _LINE if self._same_code(last[0], page, before, line) else _PARAGRAPH
         if last[0] != page or _moved_up(before, line):
             cut = self._onward(last[0], before, line) or _PARAGRAPH
         else:
@@ -226,6 +141,15 @@ class _Flow:
         if _bullet(line.text) or (_DASH_ITEM.match(line.text) and cut.block):
             return _ITEM if self.out.kind == "item" else _LIST
         return cut
+
+    def _same_code(self, was: int, page: int, before: Line, line: Line) -> bool:
+        """Whether two lines of code are of one listing: no gap between them on a page, or
+        flush with each other over a page break."""
+        if not (line.mono and before.mono):
+            return False
+        if was == page:
+            return not self._gap(before, line)
+        return before.x is not None and line.x is not None and abs(line.x - before.x) < 1
 
     def _runs_on(self, was: int, page: int, before: Line, line: Line) -> bool:
         """Whether a line in fixed-pitch type is prose all the same: a name or an address that
@@ -267,7 +191,8 @@ class _Flow:
         if _ADDRESS.search(text) or (wide(text[-1]) and wide(line.text[0])):
             return _Cut("")  # an address, or CJK text, goes on without a space
         if text[-1] in _HYPHENS and len(text) >= 2 and text[-2].isalnum():
-            return self.measures.joined(text, line.text)
+            hyphen = self.measures.hyphen(text, line.text)
+            return _SPACE if hyphen is None else _Cut("", unhyphen=not hyphen)
         return _SPACE
 
     def _gap(self, before: Line, line: Line) -> bool:
