@@ -96,7 +96,11 @@ def _together(pages: list[list[Line]], places: list[Place]) -> list[Place]:
     if not heights:
         return places
     usual = heights.most_common(1)[0][0]
-    return [(p, i) for p, i in places if abs((pages[p][i].y or usual) - usual) <= _SAME_HEIGHT]
+    return [(p, i) for p, i in places if _near(pages[p][i].y, usual)]
+
+
+def _near(y: float | None, height: float) -> bool:
+    return y is None or abs(y - height) <= _SAME_HEIGHT
 
 
 def _in_band(
@@ -104,18 +108,27 @@ def _in_band(
 ) -> set[Place]:
     """Ends printed where the repeated ones are, in the same type, and set apart from the text
     by more than a line's space: the heads that happen to occur once."""
-    band = {(y, line.size) for line in (pages[p][i] for p, i in found) if (y := line.y) is not None}
+    band: dict[int, set[tuple[float, float]]] = defaultdict(set)  # (height, size) by height
+    for line in (pages[page][index] for page, index in found):
+        if line.y is not None:
+            band[round(line.y)].add((round(line.y, 1), round(line.size, 1)))
     more: set[Place] = set()
     for page, (index, beside) in ends.items():
         line, near = pages[page][index], pages[page][beside]
-        if (page, index) in found or line.y is None:
+        if (page, index) in found or line.y is None or near.y is None:
             continue
-        apart = near.y is not None and abs(near.y - line.y) > 1.5 * line.size
-        if apart and any(
-            abs(line.y - y) <= _SAME_HEIGHT and abs(line.size - s) < 0.2 for y, s in band
-        ):
+        if abs(near.y - line.y) > 1.5 * line.size and _in(band, line.y, line.size):
             more.add((page, index))
     return more
+
+
+def _in(band: dict[int, set[tuple[float, float]]], y: float, size: float) -> bool:
+    """Whether a head of the band is printed at height y in type of this size."""
+    for bucket in range(round(y) - 2, round(y) + 3):
+        for height, type_size in band.get(bucket, ()):
+            if abs(height - y) <= _SAME_HEIGHT and abs(type_size - size) < 0.2:
+                return True
+    return False
 
 
 def _words(text: str) -> str:
