@@ -242,6 +242,13 @@ def test_rotated_text_keeps_its_line_breaks(tmp_path: Path) -> None:
     assert spans(document) == [("paragraph", 0, document.text)]
 
 
+def test_a_line_break_inside_shown_text_stays(tmp_path: Path) -> None:
+    """A carriage return in a shown string ends a line pypdf gives no position for: kept."""
+    runs = [(72, 700, "F1", 11, "Signed in Vienna on 18 April 1961, and in\rforce since 1964.")]
+    document = read(tmp_path, make_pdf([runs]))
+    assert document.text == "Signed in Vienna on 18 April 1961, and in\nforce since 1964."
+
+
 # --------------------------------------------------------------------------- joining lines
 
 

@@ -121,7 +121,7 @@ def _page_lines(reader: PdfReader) -> tuple[list[list[Line]], list[int]]:
     fonts = FontKinds()
     for number, page in enumerate(reader.pages, start=1):
         try:
-            pages.append(page_lines(page, fonts)[1])
+            pages.append(page_lines(page, fonts))
         except MemoryError:
             raise
         except Exception as exc:  # one damaged page should not cost the rest of the document

@@ -107,22 +107,26 @@ class _Piece:
     mono: bool
 
 
-def page_lines(page: PageObject, fonts: FontKinds) -> tuple[str, list[Line]]:
-    """pypdf's text of the page, and its printed lines."""
+def page_lines(page: PageObject, fonts: FontKinds) -> list[Line]:
+    """The printed lines of the page, in pypdf's reading order."""
     pieces: list[_Piece] = []
 
     def visit(text: Any, cm: _Matrix, tm: _Matrix, font: Any, size: Any) -> None:
         if isinstance(text, str) and text:
             pieces.append(_piece(text, cm, tm, font, size, fonts))
 
-    text = page.extract_text(visitor_text=visit)
+    text = _newlines(page.extract_text(visitor_text=visit))
     if "".join(piece.text for piece in pieces) != text:  # not so in some pypdf to come: no layout
         pieces = [_Piece(text, None, None, 0.0, False)]
-    return text, _lines(pieces)
+    return _lines(pieces)
+
+
+def _newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _piece(text: str, cm: _Matrix, tm: _Matrix, font: Any, size: Any, fonts: FontKinds) -> _Piece:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _newlines(text)
     try:
         a, b, c, d, e, f = _times(tm, cm)
         scale = math.hypot(c, d) * abs(float(size))
