@@ -23,8 +23,8 @@ _SPACES = re.compile(r"\s+")
 _NOT_WORD = re.compile(r"[\W_]+")
 # What may stand before an outline title on its page: "1.2", "A.1", "Chapter 3", "IV".
 _NUMBERING = re.compile(
-    r"(?:chapter|section|part|appendix)(?: (?:[0-9]+|[a-z]|[ivxlc]+))?(?: [0-9]+)*"
-    r"|(?:[0-9]+|[a-z]|[ivxlc]+)(?: [0-9]+)*"
+    r"(?:chapter|section|part|appendix)(?: (?:[0-9]{1,3}|[a-z]|[ivxlc]+))?(?: [0-9]{1,3})*"
+    r"|(?:[0-9]{1,3}|[a-z]|[ivxlc]+)(?: [0-9]{1,3})*"
 )
 _SAME_HEIGHT = 1.5  # PDF units (1/72 inch) between the baselines of heads on different pages
 _TITLE_LINES = 3  # a title may wrap over this many lines
@@ -152,7 +152,10 @@ def find_headings(pages: list[list[Line]], headings: list[Heading]) -> dict[Plac
             if not any((page, index) in found for index in span)
         ]
         if spans:
-            span = min(spans, key=lambda span: _distance(pages[page][span.start], heading))
+            # The fewest lines first: a line of other text above a title is not part of it.
+            span = min(
+                spans, key=lambda span: (len(span), _distance(pages[page][span.start], heading))
+            )
             found.update(((page, index), heading) for index in span)
     return found
 
