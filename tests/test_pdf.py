@@ -369,6 +369,21 @@ def test_outline_titles_not_printed_on_their_page_make_no_heading(tmp_path: Path
     assert headings == [(1, "1 Treaties"), (2, "1.1 Archives"), (1, "2 Courts")]
 
 
+def test_a_title_is_its_own_lines_only() -> None:
+    """Of the runs of lines printing a title, the fewest: "K 0.7651" above "11.7.2 Maximum
+    likelihood" could be read as a numbering, and is nearer the outline's top."""
+    page = lines("K 0.7651", "11.7.2 Maximum likelihood", top=700) + lines(
+        "Of the two titles, a wrapped", "one takes both lines.", top=600
+    )
+    wrapped = Heading("Of the two titles, a wrapped one takes both lines.", 2, 0, 610)
+    text, _, blocks = lay_out([page], [Heading("Maximum likelihood", 3, 0, 710), wrapped])
+    assert [(b.kind, b.level, text[b.start : b.end]) for b in blocks] == [
+        ("paragraph", 0, "K 0.7651"),
+        ("heading", 3, "11.7.2 Maximum likelihood"),
+        ("heading", 2, "Of the two titles, a wrapped one takes both lines."),
+    ]
+
+
 def test_an_outline_past_its_limit_is_left_out_with_a_warning(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
