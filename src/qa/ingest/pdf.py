@@ -1,5 +1,8 @@
 """PDF -> text, page by page, within the document's limits.
 
+The text is laid out from the printed lines (qa.ingest.pdf_layout): paragraphs joined, running
+heads and page numbers left out, the outline's titles as headings.
+
 A PDF's content streams are compressed, and a few KB can unpack to gigabytes that pypdf then
 parses byte by byte (issue 24: a 70 KB file kept `qa index` busy for minutes). So the content
 of every page is unpacked first and counted against the file's unpack budget (see qa.ingest.limits),
@@ -12,16 +15,24 @@ import io
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from pypdf import PdfReader, apply_configuration, get_configuration
 from pypdf.errors import DependencyError, LimitReachedError
+from pypdf.generic import Destination
 
 from qa.errors import DocumentError
 from qa.ingest.limits import Limits
+from qa.ingest.pdf_layout import PAGE_SEPARATOR, lay_out
+from qa.ingest.pdf_lines import FontKinds, Line, page_lines
+from qa.ingest.pdf_marks import Heading
 from qa.ingest.text import Extracted
 
-PAGE_SEPARATOR = "\n\n"
+__all__ = ["PAGE_SEPARATOR", "pdf_text"]
+
 WHAT = "PDF content"
+# Outline entries read at most, and how deep: a title per page of a long book is well within.
+_OUTLINE_LIMITS = {"outline_maximum_entries": 20_000, "outline_maximum_depth": 32}
 # pypdf's limits on what one stream may unpack to; each is set to the file's budget.
 _OUTPUT_LIMITS = (
     "zlib_maximum_output_length",
@@ -45,24 +56,23 @@ def pdf_text(data: bytes, limits: Limits) -> Extracted:
     """Text of every page; DocumentError says why there is none, or which limit was hit."""
     budget = limits.unpack_budget(len(data))
     config = get_configuration()
-    overwrites = {name: budget for name in _OUTPUT_LIMITS if hasattr(config, name)}
+    overwrites: dict[str, Any] = {n: budget for n in _OUTPUT_LIMITS if hasattr(config, n)}
+    overwrites |= {n: limit for n, limit in _OUTLINE_LIMITS.items() if hasattr(config, n)}
     with _pypdf_log() as said, apply_configuration(None, **overwrites):
         try:
             reader = _open(data)
             _check_unpacked(reader, limits, budget)
-            texts, failed = _page_texts(reader)
+            pages, failed = _page_lines(reader)
+            headings = _outline(reader)
         except _Unpacking:  # pypdf's per-stream limits, set to the budget above
             raise DocumentError(limits.unpacked_message(WHAT, budget + 1)) from None
-    if all(not text or text.isspace() for text in texts):
+    text, starts, blocks = lay_out(pages, headings)
+    if not text or text.isspace():
         raise DocumentError("PDF has no extractable text")
-    starts, offset = [], 0
-    for text in texts:
-        starts.append(offset)
-        offset += len(text) + len(PAGE_SEPARATOR)
     notes = [_failed_pages(failed)] if failed else []
     if said:
         notes.append("pypdf: " + "; ".join(said))
-    return Extracted(PAGE_SEPARATOR.join(texts), tuple(starts), "; ".join(notes) or None)
+    return Extracted(text, starts, "; ".join(notes) or None, blocks)
 
 
 def _open(data: bytes) -> PdfReader:
@@ -103,20 +113,49 @@ def _check_unpacked(reader: PdfReader, limits: Limits, budget: int) -> None:
             raise DocumentError(limits.unpacked_message(WHAT, total))
 
 
-def _page_texts(reader: PdfReader) -> tuple[list[str], list[int]]:
-    """Text of every page (empty when extraction fails) and the 1-based numbers of failed pages."""
-    texts: list[str] = []
+def _page_lines(reader: PdfReader) -> tuple[list[list[Line]], list[int]]:
+    """The lines of every page (none when extraction fails) and the 1-based numbers of failed
+    pages."""
+    pages: list[list[Line]] = []
     failed: list[int] = []
+    fonts = FontKinds()
     for number, page in enumerate(reader.pages, start=1):
         try:
-            texts.append(page.extract_text().replace("\r\n", "\n").replace("\r", "\n"))
+            pages.append(page_lines(page, fonts))
         except MemoryError:
             raise
         except Exception as exc:  # one damaged page should not cost the rest of the document
             _raise_if_unpacking(exc)
-            texts.append("")
+            pages.append([])
             failed.append(number)
-    return texts, failed
+    return pages, failed
+
+
+def _outline(reader: PdfReader) -> list[Heading]:
+    """The outline's entries in order, with their depth and page; none when the outline cannot
+    be read (it only adds headings: the text is there without it)."""
+    try:
+        return _entries(reader, reader.outline, 1)
+    except MemoryError:
+        raise
+    except Exception as exc:  # a broken or cyclic outline, or one past the limits set above
+        _raise_if_unpacking(exc)
+        logging.getLogger("pypdf").warning("outline left out: %s", _short(exc))
+        return []
+
+
+def _entries(reader: PdfReader, items: Any, level: int) -> list[Heading]:
+    out: list[Heading] = []
+    for item in items:
+        if isinstance(item, list):
+            out.extend(_entries(reader, item, level + 1))
+        elif isinstance(item, Destination):
+            page = reader.get_destination_page_number(item)
+            top = item.get("/Top")
+            if page is not None and page >= 0:
+                where = float(top) if isinstance(top, (int, float)) else None
+                out.append(Heading(str(item.title or "").strip(), level, page, where))
+    return out
 
 
 class _Unpacking(Exception):
