@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from qa.ingest.blocks import Block
+from qa.ingest.documents import READERS_VERSION
 from qa.ingest.sentences import Counter, Unit, by_section, sentence_units, within
 from qa.ingest.structure import structured_sections
 from qa.ingest.tokens import SPECIAL_TOKENS
@@ -42,7 +43,8 @@ class ChunkParams:
 
     def as_dict(self) -> dict[str, Any]:
         # The cutting rules are part of the parameters: an index cut by older rules is redone.
-        return {**asdict(self), "rules_version": RULES_VERSION}
+        # So are the readers: an index of text read by older readers is read again.
+        return {**asdict(self), "rules_version": RULES_VERSION, "readers_version": READERS_VERSION}
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from qa.ingest.limits import DEFAULT_LIMITS, Limits
 from qa.ingest.text import Extracted, plain_text
 
 __all__ = [
+    "READERS_VERSION",
     "SUPPORTED_SUFFIXES",
     "TYPES_IN_WORDS",
     "Document",
@@ -32,6 +33,9 @@ __all__ = [
     "unsupported_type",
 ]
 
+# Bumped by any reader change that moves text or structure: indexes read by older readers are
+# read again (chunking.ChunkParams.as_dict). 2: structure (blocks), Markdown rendered, PDF prose.
+READERS_VERSION = 2
 TYPES_IN_WORDS = ".txt, .md, .html, .pdf or .docx"  # what the messages ask for
 
 
