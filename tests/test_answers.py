@@ -9,6 +9,7 @@ import pytest
 from fakes import FakeEmbedder
 
 from qa.index.build import build_index
+from qa.index.keyword import stem
 from qa.query.answer import (
     EMPTY_QUESTION,
     NOT_FOUND,
@@ -17,8 +18,17 @@ from qa.query.answer import (
     answerability,
     as_code,
     compose,
+    never_mentioned,
 )
-from qa.query.asked import DATE, NAME, NUMBER, answer_type, defined_subject, defines
+from qa.query.asked import (
+    DATE,
+    NAME,
+    NUMBER,
+    answer_type,
+    defined_subject,
+    defines,
+    unknown_names,
+)
 from qa.query.engine import Engine, single_threaded_blas
 from qa.query.search import Searcher
 from qa.settings import Settings
@@ -452,3 +462,28 @@ def test_a_defining_sentence_is_told_from_one_that_mentions_the_subject() -> Non
 def test_code_is_quoted_in_a_fence_longer_than_any_backticks_inside() -> None:
     assert as_code("git stash push") == "```\ngit stash push\n```"
     assert as_code("echo ````") == "`````\necho ````\n`````"
+
+
+@pytest.mark.parametrize(
+    ("question", "names"),
+    [
+        ("How do I create an index in MongoDB?", ["MongoDB"]),
+        ("Who won the FIFA World Cup in Paris?", ["FIFA", "Paris"]),  # "World", "Cup" are known
+        ("Can I use SELECT FOR UPDATE here?", []),  # known words and stopwords in capitals
+        ("What did the Workers' Daily say?", []),
+        ("Is it faster? Elsewhere it works.", []),  # a sentence's first word is no name
+        ("How do I track files with Git LFS?", ["LFS"]),
+        ("Does B-tree help, or Hash-Map?", ["Hash-Map"]),  # a part unknown is enough
+    ],
+)
+def test_names_the_documents_never_use_are_found(question: str, names: list[str]) -> None:
+    known = {stem(w) for w in "select update world cup workers daily git b tree hash".split()}
+    assert unknown_names(question, known) == names
+
+
+def test_a_refusal_says_which_names_the_documents_never_mention() -> None:
+    assert never_mentioned(["MongoDB"]) == "The documents never mention “MongoDB”."
+    assert never_mentioned(["Paris", "Rome", "Paris"]) == (
+        "The documents never mention “Paris” or “Rome”."
+    )
+    assert never_mentioned(["A", "B", "C"]) == "The documents never mention “A”, “B” or “C”."

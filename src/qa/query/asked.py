@@ -5,8 +5,11 @@ prefers sentences that hold it."""
 from __future__ import annotations
 
 import re
+from collections.abc import Container
 
-__all__ = ["DATE", "NAME", "NUMBER", "answer_type", "defined_subject", "defines"]
+from qa.index.keyword import STOPWORDS, stem
+
+__all__ = ["DATE", "NAME", "NUMBER", "answer_type", "defined_subject", "defines", "unknown_names"]
 
 _MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
 DATE = re.compile(rf"\b(?:{_MONTHS}|1[5-9]\d\d|20\d\d|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS}))\b")
@@ -62,3 +65,26 @@ def defines(subject: str, sentence: str) -> bool:
     words = re.escape(subject).replace(r"\ ", r"\s+")
     pattern = rf"\b{words}(?:e?s)?\b[^.;:]{{0,40}}?\b(?:is|are|means|refers to|denotes|specifies)\b"
     return re.search(pattern, sentence, re.I) is not None
+
+
+_NAME_LIKE = re.compile(r"[A-Za-z][\w'’.-]*\w|[A-Za-z]")
+_SENTENCE_OPENERS = '.?!:"“('
+
+
+def unknown_names(question: str, known: Container[str]) -> list[str]:
+    """Names in the question ("MongoDB", "Google", "Paris") that no passage contains, as the
+    question writes them: a capitalised word that does not open a sentence, whose stemmed parts
+    (stopwords aside) are not all in `known` (the index's keyword vocabulary). A question about
+    a thing the documents never name is most likely about something else."""
+    out = []
+    for match in _NAME_LIKE.finditer(question):
+        word = match.group()
+        before = question[: match.start()].rstrip()
+        if not before or before[-1] in _SENTENCE_OPENERS or word == "I":
+            continue
+        if not any(c.isupper() for c in word):
+            continue
+        parts = [p for p in re.split(r"[-.'’]", word.lower()) if p and p not in STOPWORDS]
+        if any(stem(p) not in known for p in parts):
+            out.append(word)
+    return out

@@ -167,6 +167,13 @@ class Searcher:
     def is_code(self, row: int) -> bool:
         return int(self.index.sentences[row][3]) == SentenceKind.CODE
 
+    def same_paragraph(self, first: int, second: int) -> bool:
+        """Sentences `first` < `second` of one document with no blank line between them."""
+        _, first_end = self.sentence_span(first)
+        second_start, _ = self.sentence_span(second)
+        doc = self.index.documents[int(self.index.sentences[first][0])]
+        return "\n\n" not in doc.text[first_end:second_start]
+
     def sentence_text(self, row: int) -> str:
         return self.span_text(row, row)
 
