@@ -487,3 +487,46 @@ def test_a_refusal_says_which_names_the_documents_never_mention() -> None:
         "The documents never mention “Paris” or “Rome”."
     )
     assert never_mentioned(["A", "B", "C"]) == "The documents never mention “A”, “B” or “C”."
+
+
+MANUAL = """<html><head><title>tool(1)</title></head><body>
+<h1>tool(1) Manual Page</h1>
+<h2>OPTIONS</h2>
+<dl>
+<dt>--frobnicate</dt>
+<dd><p>Frobnicate every widget in the tree. Spinning wheels are left alone.</p></dd>
+<dt>--quiet</dt>
+<dd><p>Print nothing at all while working on the widgets.</p></dd>
+</dl>
+<h2>EXAMPLES</h2>
+<p>Tidy a checkout:</p>
+<pre>tool --frobnicate --tree widgets
+tool --quiet</pre>
+</body></html>
+"""
+
+
+def test_an_option_is_answered_with_its_term_and_cited_by_its_section(
+    settings: Settings, fake_embedder: FakeEmbedder
+) -> None:
+    (settings.docs / "tool.html").write_text(MANUAL, encoding="utf-8")
+    build_index(settings, embedder_factory=lambda: fake_embedder)
+    engine = Engine.open(settings, embedder_factory=lambda: fake_embedder)
+    answer = engine.ask("Which option frobnicates every widget in the tree?")
+    top = answer.passages[0]
+    assert top.heading == "tool(1) Manual Page > OPTIONS > --frobnicate"
+    assert (
+        top.citation
+        == 'tool.html, section "tool(1) Manual Page > OPTIONS > --frobnicate", lines 1-7'
+    )
+    # The term with its first sentence, and the next: the first is too short to stand alone.
+    assert answer.answer == (
+        "--frobnicate\n\nFrobnicate every widget in the tree. Spinning wheels are left alone. [1]"
+    )
+    text = document_text(engine, "tool.html")
+    assert all(text[p.start : p.end] == p.text for p in answer.passages)
+    code = engine.index.passages[-1]
+    assert (code.heading, code.text) == (
+        "tool(1) Manual Page > EXAMPLES",
+        "EXAMPLES\n\nTidy a checkout:\n\ntool --frobnicate --tree widgets\ntool --quiet",
+    )
