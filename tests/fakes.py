@@ -36,3 +36,19 @@ class FakeEmbedder:
         if progress is not None:
             progress(len(texts))
         return out
+
+
+def pdf_file(objects: list[bytes]) -> bytes:
+    """A PDF of `objects` (object 1 the catalog), with the cross-reference table readers need."""
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, obj in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, obj)
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    )
+    return bytes(out)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import docx
 import pytest
-from fakes import FakeEmbedder
+from fakes import FakeEmbedder, pdf_file
 
 import qa.cli.main
 import qa.index.build
@@ -95,16 +95,7 @@ def flate_pdf(page_streams: list[int], streams: list[Iterator[bytes]]) -> bytes:
         )
         kids.append(f"{len(objects)} 0 R")
     objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>".encode()
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n".encode() + obj + b"\nendobj\n"
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    trailer = f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"
-    return bytes(out + trailer.encode())
+    return pdf_file(objects)
 
 
 def text_pdf(*pages: str) -> bytes:
