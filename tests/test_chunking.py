@@ -32,6 +32,7 @@ class Text:
     source: str
     text: str
     blocks: tuple[Block, ...] = ()
+    title: str = ""
 
     def page_at(self, offset: int) -> int | None:
         return None

@@ -11,6 +11,8 @@ import pytest
 
 from qa.ingest.blocks import check_blocks
 from qa.ingest.documents import Document, read_document
+from qa.ingest.html import html_text
+from qa.ingest.limits import DEFAULT_LIMITS
 
 PAGE = """<html><head><title>11.2. Index Types</title></head><body>
 <div class="navheader"><table summary="Navigation header"><tr><th>11.2. Index Types</th>
@@ -231,3 +233,11 @@ def test_real_pages_have_their_structure() -> None:
         "string text \\u0000 is disallowed, as are Unicode escapes representing characters not "
         "available in the database encoding",
     ]
+
+
+def test_the_page_title_is_kept_apart_from_the_text() -> None:
+    page = b"<html><head><title> VACUUM\n</title></head><body><h2>Description</h2><p>Hi.</p>"
+    extracted = html_text(page, DEFAULT_LIMITS)
+    assert (extracted.title, extracted.text) == ("VACUUM", "Description\n\nHi.")
+    long = b"<title>" + b"x " * 150 + b"</title><p>Hi.</p>"
+    assert html_text(long, DEFAULT_LIMITS).title == ""  # 300 characters: no heading

@@ -18,12 +18,13 @@ class Structured:
     source: str
     text: str
     blocks: tuple[Block, ...]
+    title: str = ""
 
     def page_at(self, offset: int) -> int | None:
         return None
 
 
-def document(*parts: tuple[BlockKind, int, str] | str) -> Structured:
+def document(*parts: tuple[BlockKind, int, str] | str, title: str = "") -> Structured:
     """Text from parts joined by blank lines; a (kind, level, text) part is also a block."""
     text, blocks = "", []
     for part in parts:
@@ -34,7 +35,7 @@ def document(*parts: tuple[BlockKind, int, str] | str) -> Structured:
             blocks.append(Block(len(text), len(text) + len(body), kind, level))
         text += body
     check_blocks(text, blocks)
-    return Structured("doc.html", text, tuple(blocks))
+    return Structured("doc.html", text, tuple(blocks), title)
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +136,17 @@ def test_blocks_travel_as_json_rows_and_bad_rows_are_refused() -> None:
     assert blocks_from_rows([b.as_row() for b in blocks]) == blocks
     with pytest.raises(ValueError, match="unknown block kind 'script'"):
         blocks_from_rows([[0, 1, "script", 0]])
+
+
+def test_the_title_roots_paths_whose_first_heading_does_not_name_it(counter: TokenCounter) -> None:
+    # PostgreSQL's reference pages: every heading an h2, the command's name only in <title>.
+    doc = document(
+        ("heading", 2, "VACUUM"),
+        ("paragraph", 0, "VACUUM — garbage-collect a database."),
+        ("heading", 2, "Description"),
+        ("paragraph", 0, "VACUUM reclaims storage."),
+        title="VACUUM",
+    )
+    assert [p.heading for p in split(doc, counter).passages] == ["VACUUM", "VACUUM > Description"]
+    git = document(("heading", 1, "git-commit(1) Manual Page"), "Record.", title="git-commit(1)")
+    assert [p.heading for p in split(git, counter).passages] == ["git-commit(1) Manual Page"]

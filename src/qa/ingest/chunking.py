@@ -29,6 +29,8 @@ class Source(Protocol):
     def text(self) -> str: ...
     @property
     def blocks(self) -> tuple[Block, ...]: ...
+    @property
+    def title(self) -> str: ...
 
     def page_at(self, offset: int) -> int | None: ...
 
@@ -107,7 +109,8 @@ def chunk(document: Source, *, counter: Counter, params: ChunkParams) -> Chunks:
 
 def _sections(document: Source, counter: Counter, budget: int) -> Iterator[tuple[str, list[Unit]]]:
     if document.blocks:
-        return iter(structured_sections(document.text, document.blocks, counter, budget))
+        text, blocks = document.text, document.blocks
+        return iter(structured_sections(text, blocks, counter, budget, title=document.title))
     return by_section(document.text, sentence_units(document.text, counter, budget))
 
 

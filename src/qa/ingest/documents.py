@@ -49,6 +49,7 @@ class Document:
     pages: tuple[int, ...] = ()
     warning: str | None = None
     blocks: tuple[Block, ...] = field(default=(), repr=False)  # () when the type has no structure
+    title: str = ""  # a title outside the text (HTML <title>): the root of heading paths
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding `offset` (len(text) allowed: end offsets); None when not a PDF."""
@@ -105,6 +106,7 @@ def _document_from(path: Path, *, root: Path, data: bytes, limits: Limits) -> Do
         pages=extracted.pages,
         warning=extracted.warning,
         blocks=extracted.blocks,
+        title=extracted.title,
     )
 
 

@@ -46,10 +46,21 @@ def html_text(data: bytes, limits: Limits) -> Extracted:
         raise DocumentError("binary file")
     check_tags(data.count(b"<"), limits)
     markup, warning = _html_decode(data)
-    text, blocks = markup_text(markup)
+    soup = BeautifulSoup(markup, "html.parser")
+    title = _title(soup)  # read first: the walk below leaves <title> out of the text
+    text, blocks = _visible_text(soup, link_lists=True)
     if not text:
         raise DocumentError("HTML has no visible text")
-    return Extracted(text, warning=warning, blocks=blocks)
+    return Extracted(text, warning=warning, blocks=blocks, title=title)
+
+
+MAX_TITLE_CHARS = 200  # a longer <title> is no title a heading path can carry
+
+
+def _title(soup: BeautifulSoup) -> str:
+    tag = soup.find("title")
+    title = " ".join(tag.get_text().split()) if tag is not None else ""
+    return title if len(title) <= MAX_TITLE_CHARS else ""
 
 
 def check_tags(tags: int, limits: Limits) -> None:

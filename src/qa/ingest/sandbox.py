@@ -246,6 +246,7 @@ def _document(header: dict[str, Any], body: bytes) -> Document:
         pages=tuple(int(p) for p in header["pages"]),
         warning=None if header["warning"] is None else str(header["warning"]),
         blocks=blocks_from_rows(header["blocks"]),
+        title=str(header["title"]),
     )
 
 
@@ -296,5 +297,6 @@ def _reply(path: Path, root: Path, limits: Limits) -> tuple[dict[str, Any], byte
         "pages": list(document.pages),
         "warning": document.warning,
         "blocks": [block.as_row() for block in document.blocks],
+        "title": document.title,
     }
     return header, text

@@ -31,9 +31,10 @@ class _Span:
 
 
 def structured_sections(
-    text: str, blocks: tuple[Block, ...], counter: Counter, budget: int
+    text: str, blocks: tuple[Block, ...], counter: Counter, budget: int, *, title: str = ""
 ) -> list[tuple[str, list[Unit]]]:
-    """(heading path, units) per section, in document order; every unit inside the text."""
+    """(heading path, units) per section, in document order; every unit inside the text. The
+    document's `title` roots every path whose first heading does not already name it."""
     spans = _headings_that_fit(list(_with_gaps(text, blocks)), text, counter, budget)
     counts = counter.count_many([text[s.start : s.end] for s in spans])
     sections: list[tuple[str, list[Unit]]] = []
@@ -43,7 +44,7 @@ def structured_sections(
     for span, tokens in zip(spans, counts, strict=True):
         if span.kind in _HEADED_BY:
             if has_body:
-                sections.append((_joined(path), units))
+                sections.append((_joined(path, title), units))
                 units, has_body = [], False
             heading = " ".join(text[span.start : span.end].split())
             path = _descend(path, span, heading, stacked=bool(units) and not has_body)
@@ -55,12 +56,15 @@ def structured_sections(
         has_body = True
         units.extend(_units(text, span, tokens, counter, budget))
     if units:
-        sections.append((_joined(path), units))
+        sections.append((_joined(path, title), units))
     return sections
 
 
-def _joined(path: list[tuple[int, str]]) -> str:
-    return PATH_SEPARATOR.join(heading for _, heading in path)
+def _joined(path: list[tuple[int, str]], title: str) -> str:
+    headings = [heading for _, heading in path]
+    if title and not (headings and title.casefold() in headings[0].casefold()):
+        headings.insert(0, title)  # "VACUUM > Description", not "Description"
+    return PATH_SEPARATOR.join(headings)
 
 
 def _descend(

@@ -25,6 +25,7 @@ class Extracted:
     pages: tuple[int, ...] = ()
     warning: str | None = None
     blocks: tuple[Block, ...] = ()
+    title: str = ""  # the document's own title when not part of its text (HTML <title>)
 
 
 def normalise_newlines(text: str) -> str:
