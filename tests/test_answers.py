@@ -519,7 +519,8 @@ def test_an_option_is_answered_with_its_term_and_cited_by_its_section(
         top.citation
         == 'tool.html, section "tool(1) Manual Page > OPTIONS > --frobnicate", lines 1-7'
     )
-    # The term with its first sentence, and the next: the first is too short to stand alone.
+    # The term with its first sentence, and the next: the first is too short to stand alone,
+    # and the next shares the entry's heading, so it is close enough to the question.
     assert answer.answer == (
         "--frobnicate\n\nFrobnicate every widget in the tree. Spinning wheels are left alone. [1]"
     )

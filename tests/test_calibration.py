@@ -99,5 +99,13 @@ def test_a_short_best_sentence_is_quoted_with_the_next_of_its_paragraph(
     best: int, kinds: dict[int, str], quoted: list[int]
 ) -> None:
     searcher = _Sentences(TEXT, SPANS, kinds)
-    chosen = with_sequel([Choice(0, best, 1.0, False)], searcher, Policy())  # type: ignore[arg-type]
+    scores = np.array([0.6, 0.4, 0.5])
+    chosen = with_sequel([Choice(0, best, 1.0, False)], scores, searcher, Policy())  # type: ignore[arg-type]
     assert [c.sentence for c in chosen] == quoted
+
+
+def test_a_sequel_about_something_else_is_left_out() -> None:
+    searcher = _Sentences(TEXT, SPANS, {})
+    scores = np.array([0.6, 0.17, 0.5])  # under 0.3 of the best's cosine
+    chosen = with_sequel([Choice(0, 0, 1.0, False)], scores, searcher, Policy())  # type: ignore[arg-type]
+    assert [c.sentence for c in chosen] == [0]

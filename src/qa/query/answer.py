@@ -126,7 +126,12 @@ def compose(
         return Answer(question, NOT_FOUND, True, (), notes)
     if strength < policy.weak_below:
         notes = (*notes, WEAK_MATCH)
-    chosen = with_sequel(choose_sentences(question, retrieval, searcher, policy), searcher, policy)
+    chosen = with_sequel(
+        choose_sentences(question, retrieval, searcher, policy),
+        retrieval.sentence_scores,
+        searcher,
+        policy,
+    )
     shown = _cited_first(hits, chosen)
     rank_of = {hit.row: rank for rank, hit in enumerate(shown, 1)}
     passages = tuple(_cite(rank, hit, searcher, chosen) for rank, hit in enumerate(shown, 1))

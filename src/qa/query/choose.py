@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from qa.index.keyword import LETTER_WORD, terms
 from qa.query.asked import DATE, answer_type, defined_subject, defines
 from qa.query.policy import Policy
@@ -89,9 +91,12 @@ def _best_and_close_second(
     return best
 
 
-def with_sequel(chosen: list[Choice], searcher: Searcher, policy: Policy) -> list[Choice]:
+def with_sequel(
+    chosen: list[Choice], scores: np.ndarray, searcher: Searcher, policy: Policy
+) -> list[Choice]:
     """A short best sentence ("How many characters per line to allow.") seldom answers alone:
-    the next sentence of its paragraph ("The default is 88.") is quoted with it."""
+    the next sentence of its paragraph ("The default is 88.") is quoted with it when it too is
+    about the question (its cosine, `scores`, at least `sequel_within` of the best's)."""
     best = chosen[0]
     if len(searcher.sentence_text(best.sentence).split()) >= policy.short_sentence:
         return chosen
@@ -102,6 +107,8 @@ def with_sequel(chosen: list[Choice], searcher: Searcher, policy: Policy) -> lis
     if searcher.is_heading(sequel) or searcher.is_code(sequel):
         return chosen
     if not searcher.same_paragraph(best.sentence, sequel):
+        return chosen
+    if scores[sequel] < policy.sequel_within * scores[best.sentence]:
         return chosen
     return [best, Choice(best.passage, sequel, best.score, best.holds_type), *chosen[1:]]
 

@@ -23,4 +23,5 @@ class Policy:
     definition_weight: float = 0.1  # for "What is X?": a sentence saying what X is
     entry_weight: float = 0.05  # the first sentence of an API entry or definition term
     code_penalty: float = 0.1  # code answers only when clearly best; quoted as code
-    short_sentence: int = 14  # words: a shorter best sentence is quoted with the next one
+    short_sentence: int = 14  # words: a shorter best sentence is quoted with the next one ...
+    sequel_within: float = 0.3  # ... when that one's cosine is at least this share of its
