@@ -290,13 +290,7 @@ def _reply(path: Path, root: Path, limits: Limits) -> tuple[dict[str, Any], byte
         return {"reason": f"reading it failed ({type(exc).__name__}: {str(exc)[:120]})"}, b""
     if out_of_memory:
         return {"memory": True}, b""
-    header = {
-        "source": document.source,
-        "sha256": document.sha256,
-        "size": document.size,
-        "pages": list(document.pages),
-        "warning": document.warning,
-        "blocks": [block.as_row() for block in document.blocks],
-        "title": document.title,
-    }
+    plain = ("source", "sha256", "size", "warning", "title")
+    header = {name: getattr(document, name) for name in plain}
+    header |= {"pages": list(document.pages), "blocks": [b.as_row() for b in document.blocks]}
     return header, text
