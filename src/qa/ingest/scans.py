@@ -1,0 +1,282 @@
+"""Pages without text read by OCR: a PDF's pages that have no text layer, and image files.
+
+A page is rendered (PDF pages by pdfium, through pypdfium2) or decoded (images, by Pillow) into an
+8-bit grey image of at most 300 dpi and _OCR_PIXELS pixels, and read by Tesseract (qa.ingest.ocr)
+into printed lines, which are laid out like a PDF's (qa.ingest.pdf_layout). What a page reads as
+is kept in the OCR cache (qa.ingest.ocr_cache), looked up before the page is even rendered.
+
+A file with more pages to read than QA_OCR_MAX_PAGES, or read where Tesseract is missing, is
+skipped with a SetupError, which the next build tries again; a PDF with text on other pages is
+indexed without its scanned pages, saying so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
+
+from PIL import Image, ImageOps
+
+from qa.errors import DocumentError, SetupError
+from qa.ingest.limits import Limits, Ocr
+from qa.ingest.ocr import OcrFailed, recognise, tesseract_version
+from qa.ingest.ocr_cache import OcrCache
+from qa.ingest.pdf_layout import lay_out
+from qa.ingest.pdf_lines import Line
+from qa.ingest.text import Extracted, OnPage
+from qa.wording import counted
+
+if TYPE_CHECKING:
+    from pypdfium2 import PdfDocument
+
+__all__ = ["DPI", "Scanned", "image_text", "pdf_scans"]
+
+DPI = 300  # Tesseract reads body text best at 300 dpi (its documentation; 0.99+ here, docs/ocr.md)
+# Pixels of a page read, at most: a larger page is read at less than DPI (A4 at 300 dpi is 8.7
+# million, A3 17.4); Tesseract's time and memory grow with them.
+_OCR_PIXELS = 36_000_000
+_BLANK = 24  # a page whose lightest and darkest grey differ by less is empty: no OCR
+_FORMATS = ("PNG", "JPEG", "TIFF")  # the decoders Pillow may use, whatever the file's suffix
+# Per pixel while an image is decoded and made grey: the decoded copy (up to 4 bands) and the grey.
+_BYTES_PER_PIXEL = 5
+
+Render = Callable[[int], tuple[Image.Image, float]]  # page index -> grey image, its dpi
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """What OCR read: the lines of each page read (by 0-based index), the 1-based numbers of the
+    pages read, and notes on pages it could not read."""
+
+    lines: dict[int, list[Line]]
+    read: tuple[int, ...]
+    notes: tuple[str, ...]
+
+
+def read_pages(
+    indexes: list[int], render: Render, *, sha256: str, ocr: Ocr, on_page: OnPage | None
+) -> Scanned:
+    """The pages `indexes` of the file whose bytes hash to `sha256`, read by OCR (or the cache);
+    SetupError when they are more than ocr.pages or Tesseract is missing. A page Tesseract
+    fails on (or takes too long over) is noted and left out."""
+    if len(indexes) > ocr.pages:
+        raise SetupError(ocr.too_many(str(len(indexes))))
+    cache = OcrCache(ocr.cache, reads_like=_reads_like(ocr))
+    lines: dict[int, list[Line]] = {}
+    notes: list[str] = []
+    if on_page is not None:
+        on_page(0, len(indexes))
+    for done, index in enumerate(indexes, 1):
+        found = cache.get(sha256, index)
+        if found is None:
+            try:
+                found = _read(render, index, ocr)
+            except OcrFailed as exc:
+                notes.append(f"page {index + 1}: {exc}")
+            else:
+                cache.put(sha256, index, found)
+        if found is not None:
+            lines[index] = found
+        if on_page is not None:
+            on_page(done, len(indexes))
+    return Scanned(lines, tuple(sorted(i + 1 for i in lines)), tuple(notes))
+
+
+def _reads_like(ocr: Ocr) -> str:
+    """What, besides the page, decides what OCR reads from it: part of each cache entry's key."""
+    version = tesseract_version(ocr.tesseract)
+    return f"tesseract {version}|{ocr.languages}|{DPI}|{_OCR_PIXELS}"
+
+
+def _read(render: Render, index: int, ocr: Ocr) -> list[Line]:
+    image, dpi = render(index)
+    low, high = cast(tuple[int, int], image.getextrema())  # one band: (darkest, lightest)
+    if high - low < _BLANK:
+        return []  # a blank page or one flat colour: nothing to read, and no Tesseract to run
+    return recognise(image, dpi=dpi, ocr=ocr, page=index + 1)
+
+
+# --------------------------------------------------------------------------- images
+
+
+def image_text(data: bytes, limits: Limits, on_page: OnPage | None = None) -> Extracted:
+    """A PNG, JPEG or TIFF image read by OCR; each frame of a TIFF is a page."""
+    image = _open_image(data, limits)
+    frames = _frames(image, limits.ocr)
+
+    def render(index: int) -> tuple[Image.Image, float]:
+        image.seek(index)
+        _check_pixels(image, limits)
+        return _grey(image)
+
+    sha256 = hashlib.sha256(data).hexdigest()
+    scanned = read_pages(
+        list(range(frames)), render, sha256=sha256, ocr=limits.ocr, on_page=on_page
+    )
+    text, starts, blocks = lay_out([scanned.lines.get(i, []) for i in range(frames)], [])
+    notes = "; ".join(scanned.notes)
+    if not text or text.isspace():
+        raise DocumentError("OCR found no text in the image" + (f" ({notes})" if notes else ""))
+    return Extracted(text, starts, notes or None, blocks, ocr_pages=scanned.read)
+
+
+def _open_image(data: bytes, limits: Limits) -> Image.Image:
+    """The image, its header read and nothing decoded yet; DocumentError when it is not a PNG,
+    JPEG or TIFF, or would need more memory than the limit to decode."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
+            image = Image.open(io.BytesIO(data), formats=_FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise DocumentError(f"image too large to read ({exc})") from None
+    except (OSError, ValueError, SyntaxError) as exc:  # Pillow's "cannot identify image file"
+        raise DocumentError(f"not a readable PNG, JPEG or TIFF image ({exc})") from None
+    _check_pixels(image, limits)
+    return image
+
+
+def _check_pixels(image: Image.Image, limits: Limits) -> None:
+    width, height = image.size
+    needed = width * height * _BYTES_PER_PIXEL
+    limits.check_memory_estimate(needed, f"a {width} × {height} image")
+
+
+def _frames(image: Image.Image, ocr: Ocr) -> int:
+    """How many pages (frames) the image has; SetupError past ocr.pages. Counted by seeking, at
+    most one past the limit: a TIFF can chain millions of tiny frames."""
+    count = 1
+    while count <= ocr.pages and image.format == "TIFF":
+        try:
+            image.seek(count)
+        except EOFError:
+            break
+        count += 1
+    if count > ocr.pages:
+        more = "more than " if image.format == "TIFF" else ""
+        raise SetupError(ocr.too_many(f"{more}{ocr.pages}"))
+    image.seek(0)
+    return count
+
+
+def _grey(image: Image.Image) -> tuple[Image.Image, float]:
+    """The image as Tesseract should read it: upright as the camera meant (EXIF orientation),
+    transparency on white, 8-bit grey, at most _OCR_PIXELS; and its resolution in dpi."""
+    dpi = _dpi(image)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        upright = ImageOps.exif_transpose(image)
+    if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info:
+        rgba = upright.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        upright = Image.alpha_composite(white, rgba)
+    grey = upright.convert("L")
+    factor = math.ceil(math.sqrt(grey.width * grey.height / _OCR_PIXELS))
+    if factor > 1:
+        grey, dpi = grey.reduce(factor), dpi / factor
+    return grey, dpi
+
+
+def _dpi(image: Image.Image) -> float:
+    """The resolution the image says it has; DPI when it says none or nothing plausible."""
+    said = image.info.get("dpi")
+    try:
+        value = float(said[0]) if said else 0.0
+    except (TypeError, ValueError, IndexError):
+        value = 0.0
+    return value if 70 <= value <= 2400 else float(DPI)
+
+
+# --------------------------------------------------------------------------- PDF pages
+
+
+@dataclass(frozen=True)
+class PdfScans:
+    """A PDF's pages with the lines OCR read put in, and what to tell about it."""
+
+    pages: list[list[Line]]
+    read: tuple[int, ...]  # 1-based pages read by OCR
+    notes: tuple[str, ...]
+    tried: int  # pages OCR was asked to read
+
+
+def pdf_scans(
+    data: bytes,
+    pages: list[list[Line]],
+    failed: list[int],
+    limits: Limits,
+    on_page: OnPage | None,
+) -> PdfScans:
+    """`pages` with each page that has no text layer but draws something read by OCR. When
+    that cannot be done (no Tesseract, too many pages), a SetupError if no page has text, else
+    a note: the pages with text are worth indexing all the same."""
+    textless = [i for i, lines in enumerate(pages) if not lines and i + 1 not in failed]
+    if not textless:
+        return PdfScans(pages, (), (), 0)
+    import pypdfium2  # 0.05 s to load: only for a PDF with pages without text
+
+    try:
+        document = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as exc:
+        note = f"pages without text could not be rendered for OCR ({exc})"
+        return PdfScans(pages, (), (note,), 0)
+    try:
+        drawn = [i for i in textless if _draws(document, i)]
+        sha256 = hashlib.sha256(data).hexdigest()
+        try:
+            scanned = read_pages(
+                drawn,
+                lambda index: _render(document, index),
+                sha256=sha256,
+                ocr=limits.ocr,
+                on_page=on_page,
+            )
+        except SetupError as exc:
+            if not any(pages):
+                raise
+            note = f"{counted(len(drawn), 'page')} without text left out: {exc}"
+            return PdfScans(pages, (), (note,), len(drawn))
+    finally:
+        document.close()
+    filled = [scanned.lines.get(i, lines) for i, lines in enumerate(pages)]
+    return PdfScans(filled, scanned.read, scanned.notes, len(drawn))
+
+
+def _draws(document: PdfDocument, index: int) -> bool:
+    """Whether the page draws anything at all: a blank page is not worth rendering (one that
+    pdfium cannot load is tried, so that rendering it says why it fails)."""
+    import pypdfium2
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        page = document[index]
+    except pypdfium2.PdfiumError:
+        return True
+    try:
+        return bool(pdfium_c.FPDFPage_CountObjects(page.raw) > 0)
+    finally:
+        page.close()
+
+
+def _render(document: PdfDocument, index: int) -> tuple[Image.Image, float]:
+    """The page as a grey image at DPI, or less when that would be more than _OCR_PIXELS."""
+    import pypdfium2
+
+    try:
+        page = document[index]
+    except pypdfium2.PdfiumError as exc:
+        raise OcrFailed(f"pdfium could not load it ({exc})") from None
+    try:
+        width, height = page.get_size()
+        area = max(width * height, 1.0) / (72 * 72)  # square inches
+        dpi = min(float(DPI), math.sqrt(_OCR_PIXELS / area))
+        bitmap = page.render(scale=dpi / 72, grayscale=True)
+        return bitmap.to_pil().convert("L"), dpi
+    except pypdfium2.PdfiumError as exc:
+        raise OcrFailed(f"pdfium could not render it ({exc})") from None
+    finally:
+        page.close()
