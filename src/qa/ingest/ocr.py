@@ -20,6 +20,8 @@ import os
 import re
 import shutil
 import subprocess
+from collections import Counter
+from dataclasses import replace
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
 
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
     from qa.ingest.limits import Ocr
 
-__all__ = ["INSTALL", "OcrFailed", "hocr_lines", "recognise", "tesseract_version"]
+__all__ = ["INSTALL", "OcrFailed", "even_sizes", "hocr_lines", "recognise", "tesseract_version"]
 
 INSTALL = "apt-get install tesseract-ocr tesseract-ocr-eng"
 # The classes of hOCR elements that hold one line of words.
@@ -40,6 +42,7 @@ _BBOX = re.compile(r"\bbbox (-?\d+) (-?\d+) (-?\d+) (-?\d+)")
 _BASELINE = re.compile(r"\bbaseline (-?[\d.]+) (-?[\d.]+)")
 _X_SIZE = re.compile(r"\bx_size ([\d.]+)")
 _VERSION = re.compile(r"tesseract v?(\d[\w.\-]*)", re.IGNORECASE)
+_SAME_TYPE = 0.1  # type heights this close (a fraction of the larger) are of one type size
 _STDERR_CHARS = 2000  # of Tesseract's messages, kept to say why it failed
 _VOID = frozenset({"meta", "link", "br", "img", "input", "hr"})  # HTML elements with no end tag
 
@@ -149,6 +152,24 @@ def hocr_lines(hocr: str, *, dpi: float) -> list[Line]:
             Line(text, left * scale, (parser.height - y) * scale, round(height * scale, 1), False)
         )
     return out
+
+
+def even_sizes(pages: dict[int, list[Line]]) -> dict[int, list[Line]]:
+    """The lines with one size for each type size used. Tesseract measures each line's type
+    height apart, a line without capitals or descenders a few per cent lower ("x_size 40" after
+    "x_size 43"), and the layout takes a change of size for a new paragraph and measures the
+    line spacing of each size: sizes within _SAME_TYPE of a more common one become it."""
+    counts = Counter(line.size for lines in pages.values() for line in lines)
+    usual: list[float] = []
+    for size, _ in counts.most_common():
+        if not any(abs(size - other) <= _SAME_TYPE * max(size, other) for other in usual):
+            usual.append(size)
+
+    def sized(line: Line) -> Line:
+        size = next(u for u in usual if abs(line.size - u) <= _SAME_TYPE * max(line.size, u))
+        return replace(line, size=size)
+
+    return {page: [sized(line) for line in lines] for page, lines in pages.items()}
 
 
 class _Hocr(HTMLParser):

@@ -20,11 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from qa.errors import DocumentError, SetupError
 from qa.ingest.limits import Limits, Ocr
-from qa.ingest.ocr import OcrFailed, recognise, tesseract_version
+from qa.ingest.ocr import OcrFailed, even_sizes, recognise, tesseract_version
 from qa.ingest.ocr_cache import OcrCache
 from qa.ingest.pdf_layout import lay_out
 from qa.ingest.pdf_lines import Line
@@ -84,7 +84,7 @@ def read_pages(
             lines[index] = found
         if on_page is not None:
             on_page(done, len(indexes))
-    return Scanned(lines, tuple(sorted(i + 1 for i in lines)), tuple(notes))
+    return Scanned(even_sizes(lines), tuple(sorted(i + 1 for i in lines)), tuple(notes))
 
 
 def _reads_like(ocr: Ocr) -> str:
@@ -112,7 +112,10 @@ def image_text(data: bytes, limits: Limits, on_page: OnPage | None = None) -> Ex
     def render(index: int) -> tuple[Image.Image, float]:
         image.seek(index)
         _check_pixels(image, limits)
-        return _grey(image)
+        try:
+            return _grey(image)
+        except (OSError, ValueError, SyntaxError) as exc:  # truncated or damaged image data
+            raise DocumentError(f"not a readable image ({exc})") from None
 
     sha256 = hashlib.sha256(data).hexdigest()
     scanned = read_pages(
@@ -134,8 +137,10 @@ def _open_image(data: bytes, limits: Limits) -> Image.Image:
             image = Image.open(io.BytesIO(data), formats=_FORMATS)
     except Image.DecompressionBombError as exc:
         raise DocumentError(f"image too large to read ({exc})") from None
-    except (OSError, ValueError, SyntaxError) as exc:  # Pillow's "cannot identify image file"
-        raise DocumentError(f"not a readable PNG, JPEG or TIFF image ({exc})") from None
+    except UnidentifiedImageError:
+        raise DocumentError("not a PNG, JPEG or TIFF image") from None
+    except (OSError, ValueError, SyntaxError) as exc:  # a damaged header
+        raise DocumentError(f"not a readable image ({exc})") from None
     _check_pixels(image, limits)
     return image
 
