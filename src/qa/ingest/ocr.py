@@ -33,7 +33,15 @@ if TYPE_CHECKING:
 
     from qa.ingest.limits import Ocr
 
-__all__ = ["INSTALL", "OcrFailed", "even_sizes", "hocr_lines", "recognise", "tesseract_version"]
+__all__ = [
+    "INSTALL",
+    "OcrFailed",
+    "even_sizes",
+    "hocr_lines",
+    "recognise",
+    "tesseract_command",
+    "tesseract_version",
+]
 
 INSTALL = "apt-get install tesseract-ocr tesseract-ocr-eng"
 # The classes of hOCR elements that hold one line of words.
@@ -56,7 +64,7 @@ def recognise(image: Image, *, dpi: float, ocr: Ocr, page: int) -> list[Line]:
     its bottom left as a PDF's are; OcrFailed when Tesseract fails or runs out of time."""
     pixels = io.BytesIO()
     image.save(pixels, format="PPM")  # PGM: no encoding cost, and every Tesseract reads it
-    command = _command(ocr)
+    command = tesseract_command(ocr)
     args = [command, "-", "-", "--dpi", str(round(dpi)), "-l", ocr.languages, "hocr"]
     try:
         done = subprocess.run(
@@ -83,7 +91,7 @@ def _failure(code: int, stderr: bytes) -> str:
     return f"Tesseract failed ({how}: {last})"
 
 
-def _command(ocr: Ocr) -> str:
+def tesseract_command(ocr: Ocr) -> str:
     """The program to run; SetupError (one line: how to install it) when there is none or it
     lacks a language asked for."""
     found = shutil.which(ocr.tesseract)
@@ -148,9 +156,8 @@ def hocr_lines(hocr: str, *, dpi: float) -> list[Line]:
         y = bottom + (float(baseline.group(2)) if baseline else 0.0)
         size = _X_SIZE.search(title)
         height = float(size.group(1)) if size else float(bottom - int(box.group(2)))
-        out.append(
-            Line(text, left * scale, (parser.height - y) * scale, round(height * scale, 1), False)
-        )
+        x, y = round(left * scale, 2), round((parser.height - y) * scale, 2)
+        out.append(Line(text, x, y, round(height * scale, 1), False))
     return out
 
 

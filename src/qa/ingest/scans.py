@@ -24,7 +24,13 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from qa.errors import DocumentError, SetupError
 from qa.ingest.limits import Limits, Ocr
-from qa.ingest.ocr import OcrFailed, even_sizes, recognise, tesseract_version
+from qa.ingest.ocr import (
+    OcrFailed,
+    even_sizes,
+    recognise,
+    tesseract_command,
+    tesseract_version,
+)
 from qa.ingest.ocr_cache import OcrCache
 from qa.ingest.pdf_layout import lay_out
 from qa.ingest.pdf_lines import Line
@@ -41,6 +47,9 @@ DPI = 300  # Tesseract reads body text best at 300 dpi (its documentation; 0.99+
 # million, A3 17.4); Tesseract's time and memory grow with them.
 _OCR_PIXELS = 36_000_000
 _BLANK = 24  # a page whose lightest and darkest grey differ by less is empty: no OCR
+# Pixels of an image decoded, at most: Pillow's own bound on what may be a decompression bomb
+# (a 600-dpi A3 scan is 70 million).
+_MAX_PIXELS = 89_478_485
 _FORMATS = ("PNG", "JPEG", "TIFF")  # the decoders Pillow may use, whatever the file's suffix
 # Per pixel while an image is decoded and made grey: the decoded copy (up to 4 bands) and the grey.
 _BYTES_PER_PIXEL = 5
@@ -67,21 +76,20 @@ def read_pages(
     if len(indexes) > ocr.pages:
         raise SetupError(ocr.too_many(str(len(indexes))))
     cache = OcrCache(ocr.cache, reads_like=_reads_like(ocr))
-    lines: dict[int, list[Line]] = {}
+    lines = {index: found for index in indexes if (found := cache.get(sha256, index)) is not None}
+    if len(lines) < len(indexes):
+        tesseract_command(ocr)  # SetupError now, before OCR is announced, when it is missing
     notes: list[str] = []
     if on_page is not None:
         on_page(0, len(indexes))
     for done, index in enumerate(indexes, 1):
-        found = cache.get(sha256, index)
-        if found is None:
+        if index not in lines:
             try:
-                found = _read(render, index, ocr)
+                lines[index] = _read(render, index, ocr)
             except OcrFailed as exc:
                 notes.append(f"page {index + 1}: {exc}")
             else:
-                cache.put(sha256, index, found)
-        if found is not None:
-            lines[index] = found
+                cache.put(sha256, index, lines[index])
         if on_page is not None:
             on_page(done, len(indexes))
     return Scanned(even_sizes(lines), tuple(sorted(i + 1 for i in lines)), tuple(notes))
@@ -130,13 +138,13 @@ def image_text(data: bytes, limits: Limits, on_page: OnPage | None = None) -> Ex
 
 def _open_image(data: bytes, limits: Limits) -> Image.Image:
     """The image, its header read and nothing decoded yet; DocumentError when it is not a PNG,
-    JPEG or TIFF, or would need more memory than the limit to decode."""
+    JPEG or TIFF, has more than _MAX_PIXELS or would need more memory than the limit."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
             image = Image.open(io.BytesIO(data), formats=_FORMATS)
-    except Image.DecompressionBombError as exc:
-        raise DocumentError(f"image too large to read ({exc})") from None
+    except Image.DecompressionBombError:  # Pillow's own refusal, at twice _MAX_PIXELS
+        raise DocumentError(_too_large(f"more than {2 * _MAX_PIXELS:,} pixels")) from None
     except UnidentifiedImageError:
         raise DocumentError("not a PNG, JPEG or TIFF image") from None
     except (OSError, ValueError, SyntaxError) as exc:  # a damaged header
@@ -147,8 +155,13 @@ def _open_image(data: bytes, limits: Limits) -> Image.Image:
 
 def _check_pixels(image: Image.Image, limits: Limits) -> None:
     width, height = image.size
-    needed = width * height * _BYTES_PER_PIXEL
-    limits.check_memory_estimate(needed, f"a {width} × {height} image")
+    if width * height > _MAX_PIXELS:
+        raise DocumentError(_too_large(f"{width} × {height} pixels"))
+    limits.check_memory_estimate(width * height * _BYTES_PER_PIXEL, f"a {width} × {height} image")
+
+
+def _too_large(size: str) -> str:
+    return f"image is {size}; at most {_MAX_PIXELS:,} are read (scale it down to read it)"
 
 
 def _frames(image: Image.Image, ocr: Ocr) -> int:
@@ -162,10 +175,18 @@ def _frames(image: Image.Image, ocr: Ocr) -> int:
             break
         count += 1
     if count > ocr.pages:
-        more = "more than " if image.format == "TIFF" else ""
-        raise SetupError(ocr.too_many(f"{more}{ocr.pages}"))
+        raise SetupError(ocr.too_many(str(count) if _last(image, count) else f"more than {count}"))
     image.seek(0)
     return count
+
+
+def _last(image: Image.Image, count: int) -> bool:
+    """Whether the image has no frame after the first `count`."""
+    try:
+        image.seek(count)
+    except EOFError:
+        return True
+    return False
 
 
 def _grey(image: Image.Image) -> tuple[Image.Image, float]:
