@@ -6,7 +6,7 @@ single reference: it is newline-normalised once, here, and never re-derived else
 To support a new file type, add its reader to `_READERS` at the bottom of this module (or to
 `_SCANS` if it may read pages by OCR), and the type to TYPES_IN_WORDS: discovery, builds, uploads
 and the web page all take their list from there. Finding files is qa.ingest.discover; the readers
-are qa.ingest.text, markdown, html, pdf, docx and scans (images).
+are qa.ingest.text, markdown, html, pdf (scans.py: pages read by OCR), docx and images.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def _pdf(data: bytes, limits: Limits, on_page: OnPage | None) -> Extracted:
 
 
 def _image(data: bytes, limits: Limits, on_page: OnPage | None) -> Extracted:
-    from qa.ingest.scans import image_text
+    from qa.ingest.images import image_text
 
     return image_text(data, limits, on_page)
 

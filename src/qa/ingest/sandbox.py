@@ -45,7 +45,10 @@ IN_PROCESS_BYTES = 4 * MIB
 _PLAIN = frozenset({".txt"})
 _START_SECONDS = 60.0  # importing the parsers, on a busy machine
 _HEADER_MAX = 16 * MIB  # a reply's JSON line (page offsets of a huge PDF fit many times over)
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from qa.ingest.sandbox import serve; serve()"
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from qa.ingest.reader_process import serve; serve()"
+)
 
 
 class Reader:
@@ -275,60 +278,3 @@ def _document(header: dict[str, Any], body: bytes) -> Document:
         blocks=blocks_from_rows(header["blocks"]),
         ocr_pages=tuple(int(p) for p in header["ocr_pages"]),
     )
-
-
-# --------------------------------------------------------------------------- the child
-
-
-def serve() -> None:
-    """The reader process: sys.argv[2] is its memory limit in bytes. Replies go to the
-    original stdout; anything else printed goes to stderr, so it cannot corrupt a reply."""
-    replies = os.fdopen(os.dup(1), "wb", buffering=0)
-    os.dup2(2, 1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    import resource
-
-    memory = int(sys.argv[2])
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    replies.write(b'{"ready": true}\n')
-    for line in sys.stdin.buffer:
-        request = json.loads(line)
-        limits = Limits.from_dict(request["limits"])
-        # The parent kills a slow read; this ends one whose parent died meanwhile.
-        signal.alarm(limits.seconds + 30)
-
-        def on_page(done: int, total: int, limits: Limits = limits) -> None:
-            replies.write(json.dumps({"ocr": [done, total]}).encode() + b"\n")
-            signal.alarm(limits.seconds + limits.ocr.seconds + 30)
-
-        header, body = _reply(Path(request["path"]), Path(request["root"]), limits, on_page)
-        signal.alarm(0)
-        header["text"] = len(body)
-        replies.write(json.dumps(header).encode() + b"\n" + body)
-        if header.get("memory"):
-            return
-
-
-def _reply(path: Path, root: Path, limits: Limits, on_page: OnPage) -> tuple[dict[str, Any], bytes]:
-    out_of_memory = False
-    try:
-        document = read_document(path, root=root, limits=limits, on_page=on_page)
-        text = document.text.encode("utf-8", "surrogatepass")
-    except DocumentError as exc:
-        return {"reason": str(exc), "retry": isinstance(exc, SetupError)}, b""
-    except MemoryError:
-        out_of_memory = True  # answered below, once the frames holding the memory are gone
-    except Exception as exc:  # a parser's bug on odd input: skip the file, keep the build
-        return {"reason": f"reading it failed ({type(exc).__name__}: {str(exc)[:120]})"}, b""
-    if out_of_memory:
-        return {"memory": True}, b""
-    header = {
-        "source": document.source,
-        "sha256": document.sha256,
-        "size": document.size,
-        "pages": list(document.pages),
-        "warning": document.warning,
-        "blocks": [block.as_row() for block in document.blocks],
-        "ocr_pages": list(document.ocr_pages),
-    }
-    return header, text

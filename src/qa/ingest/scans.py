@@ -1,7 +1,8 @@
-"""Pages without text read by OCR: a PDF's pages that have no text layer, and image files.
+"""Pages without text read by OCR: a PDF's pages that have no text layer here, and the pages of
+image files (qa.ingest.images) through read_pages.
 
 A page is rendered (PDF pages by pdfium, through pypdfium2) or decoded (images, by Pillow) into an
-8-bit grey image of at most 300 dpi and _OCR_PIXELS pixels, and read by Tesseract (qa.ingest.ocr)
+8-bit grey image of at most 300 dpi and OCR_PIXELS pixels, and read by Tesseract (qa.ingest.ocr)
 into printed lines, which are laid out like a PDF's (qa.ingest.pdf_layout). What a page reads as
 is kept in the OCR cache (qa.ingest.ocr_cache), looked up before the page is even rendered.
 
@@ -13,16 +14,14 @@ indexed without its scanned pages, saying so.
 from __future__ import annotations
 
 import hashlib
-import io
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from qa.errors import DocumentError, SetupError
+from qa.errors import SetupError
 from qa.ingest.limits import Limits, Ocr
 from qa.ingest.ocr import (
     OcrFailed,
@@ -32,27 +31,20 @@ from qa.ingest.ocr import (
     tesseract_version,
 )
 from qa.ingest.ocr_cache import OcrCache
-from qa.ingest.pdf_layout import lay_out
 from qa.ingest.pdf_lines import Line
-from qa.ingest.text import Extracted, OnPage
+from qa.ingest.text import OnPage
 from qa.wording import counted
 
 if TYPE_CHECKING:
     from pypdfium2 import PdfDocument
 
-__all__ = ["DPI", "Scanned", "image_text", "pdf_scans"]
+__all__ = ["DPI", "OCR_PIXELS", "PdfScans", "Scanned", "pdf_scans", "read_pages"]
 
 DPI = 300  # Tesseract reads body text best at 300 dpi (its documentation; 0.99+ here, docs/ocr.md)
 # Pixels of a page read, at most: a larger page is read at less than DPI (A4 at 300 dpi is 8.7
 # million, A3 17.4); Tesseract's time and memory grow with them.
-_OCR_PIXELS = 36_000_000
+OCR_PIXELS = 36_000_000
 _BLANK = 24  # a page whose lightest and darkest grey differ by less is empty: no OCR
-# Pixels of an image decoded, at most: Pillow's own bound on what may be a decompression bomb
-# (a 600-dpi A3 scan is 70 million).
-_MAX_PIXELS = 89_478_485
-_FORMATS = ("PNG", "JPEG", "TIFF")  # the decoders Pillow may use, whatever the file's suffix
-# Per pixel while an image is decoded and made grey: the decoded copy (up to 4 bands) and the grey.
-_BYTES_PER_PIXEL = 5
 
 Render = Callable[[int], tuple[Image.Image, float]]  # page index -> grey image, its dpi
 
@@ -98,7 +90,7 @@ def read_pages(
 def _reads_like(ocr: Ocr) -> str:
     """What, besides the page, decides what OCR reads from it: part of each cache entry's key."""
     version = tesseract_version(ocr.tesseract)
-    return f"tesseract {version}|{ocr.languages}|{DPI}|{_OCR_PIXELS}"
+    return f"tesseract {version}|{ocr.languages}|{DPI}|{OCR_PIXELS}"
 
 
 def _read(render: Render, index: int, ocr: Ocr) -> list[Line]:
@@ -107,114 +99,6 @@ def _read(render: Render, index: int, ocr: Ocr) -> list[Line]:
     if high - low < _BLANK:
         return []  # a blank page or one flat colour: nothing to read, and no Tesseract to run
     return recognise(image, dpi=dpi, ocr=ocr, page=index + 1)
-
-
-# --------------------------------------------------------------------------- images
-
-
-def image_text(data: bytes, limits: Limits, on_page: OnPage | None = None) -> Extracted:
-    """A PNG, JPEG or TIFF image read by OCR; each frame of a TIFF is a page."""
-    image = _open_image(data, limits)
-    frames = _frames(image, limits.ocr)
-
-    def render(index: int) -> tuple[Image.Image, float]:
-        image.seek(index)
-        _check_pixels(image, limits)
-        try:
-            return _grey(image)
-        except (OSError, ValueError, SyntaxError) as exc:  # truncated or damaged image data
-            raise DocumentError(f"not a readable image ({exc})") from None
-
-    sha256 = hashlib.sha256(data).hexdigest()
-    scanned = read_pages(
-        list(range(frames)), render, sha256=sha256, ocr=limits.ocr, on_page=on_page
-    )
-    text, starts, blocks = lay_out([scanned.lines.get(i, []) for i in range(frames)], [])
-    notes = "; ".join(scanned.notes)
-    if not text or text.isspace():
-        raise DocumentError("OCR found no text in the image" + (f" ({notes})" if notes else ""))
-    return Extracted(text, starts, notes or None, blocks, ocr_pages=scanned.read)
-
-
-def _open_image(data: bytes, limits: Limits) -> Image.Image:
-    """The image, its header read and nothing decoded yet; DocumentError when it is not a PNG,
-    JPEG or TIFF, has more than _MAX_PIXELS or would need more memory than the limit."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # checked below
-            image = Image.open(io.BytesIO(data), formats=_FORMATS)
-    except Image.DecompressionBombError:  # Pillow's own refusal, at twice _MAX_PIXELS
-        raise DocumentError(_too_large(f"more than {2 * _MAX_PIXELS:,} pixels")) from None
-    except UnidentifiedImageError:
-        raise DocumentError("not a PNG, JPEG or TIFF image") from None
-    except (OSError, ValueError, SyntaxError) as exc:  # a damaged header
-        raise DocumentError(f"not a readable image ({exc})") from None
-    _check_pixels(image, limits)
-    return image
-
-
-def _check_pixels(image: Image.Image, limits: Limits) -> None:
-    width, height = image.size
-    if width * height > _MAX_PIXELS:
-        raise DocumentError(_too_large(f"{width} × {height} pixels"))
-    limits.check_memory_estimate(width * height * _BYTES_PER_PIXEL, f"a {width} × {height} image")
-
-
-def _too_large(size: str) -> str:
-    return f"image is {size}; at most {_MAX_PIXELS:,} are read (scale it down to read it)"
-
-
-def _frames(image: Image.Image, ocr: Ocr) -> int:
-    """How many pages (frames) the image has; SetupError past ocr.pages. Counted by seeking, at
-    most one past the limit: a TIFF can chain millions of tiny frames."""
-    count = 1
-    while count <= ocr.pages and image.format == "TIFF":
-        try:
-            image.seek(count)
-        except EOFError:
-            break
-        count += 1
-    if count > ocr.pages:
-        raise SetupError(ocr.too_many(str(count) if _last(image, count) else f"more than {count}"))
-    image.seek(0)
-    return count
-
-
-def _last(image: Image.Image, count: int) -> bool:
-    """Whether the image has no frame after the first `count`."""
-    try:
-        image.seek(count)
-    except EOFError:
-        return True
-    return False
-
-
-def _grey(image: Image.Image) -> tuple[Image.Image, float]:
-    """The image as Tesseract should read it: upright as the camera meant (EXIF orientation),
-    transparency on white, 8-bit grey, at most _OCR_PIXELS; and its resolution in dpi."""
-    dpi = _dpi(image)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        upright = ImageOps.exif_transpose(image)
-    if upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info:
-        rgba = upright.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        upright = Image.alpha_composite(white, rgba)
-    grey = upright.convert("L")
-    factor = math.ceil(math.sqrt(grey.width * grey.height / _OCR_PIXELS))
-    if factor > 1:
-        grey, dpi = grey.reduce(factor), dpi / factor
-    return grey, dpi
-
-
-def _dpi(image: Image.Image) -> float:
-    """The resolution the image says it has; DPI when it says none or nothing plausible."""
-    said = image.info.get("dpi")
-    try:
-        value = float(said[0]) if said else 0.0
-    except (TypeError, ValueError, IndexError):
-        value = 0.0
-    return value if 70 <= value <= 2400 else float(DPI)
 
 
 # --------------------------------------------------------------------------- PDF pages
@@ -289,7 +173,7 @@ def _draws(document: PdfDocument, index: int) -> bool:
 
 
 def _render(document: PdfDocument, index: int) -> tuple[Image.Image, float]:
-    """The page as a grey image at DPI, or less when that would be more than _OCR_PIXELS."""
+    """The page as a grey image at DPI, or less when that would be more than OCR_PIXELS."""
     import pypdfium2
 
     try:
@@ -299,7 +183,7 @@ def _render(document: PdfDocument, index: int) -> tuple[Image.Image, float]:
     try:
         width, height = page.get_size()
         area = max(width * height, 1.0) / (72 * 72)  # square inches
-        dpi = min(float(DPI), math.sqrt(_OCR_PIXELS / area))
+        dpi = min(float(DPI), math.sqrt(OCR_PIXELS / area))
         bitmap = page.render(scale=dpi / 72, grayscale=True)
         return bitmap.to_pil().convert("L"), dpi
     except pypdfium2.PdfiumError as exc:
