@@ -21,7 +21,7 @@ from scans import (
 )
 
 from qa.errors import DocumentError, SetupError
-from qa.ingest import scans
+from qa.ingest import sandbox, scans
 from qa.ingest.blocks import check_blocks
 from qa.ingest.documents import Document, read_document
 from qa.ingest.limits import Limits, Ocr
@@ -302,6 +302,36 @@ def test_a_page_tesseract_takes_too_long_over_is_left_out(tmp_path: Path) -> Non
         "OCR found no text in the image "
         "(page 1: OCR of page 1 took longer than 1 s (QA_OCR_SECONDS))"
     )
+
+
+# A reader process that announces two pages, reads the first in 1.5 s and is stuck on the second.
+STUCK = (
+    "import sys, time\n"
+    "def say(line): sys.stdout.buffer.write(line + b'\\n'); sys.stdout.flush()\n"
+    "say(b'{\"ready\": true}'); sys.stdin.buffer.readline()\n"
+    "say(b'{\"ocr\": [0, 2]}'); time.sleep(1.5); say(b'{\"ocr\": [1, 2]}'); time.sleep(60)\n"
+)
+
+
+def test_each_page_read_by_ocr_gives_the_document_more_time_and_a_stuck_page_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1 s for the document and 1 s a page: the first page's 1.5 s are within its time, the
+    second page never ends and the reader process is stopped 2 s after it began."""
+    monkeypatch.setattr(sandbox, "_BOOT", STUCK)
+    (tmp_path / "minutes.pdf").write_bytes(b"%PDF-1.4 read by the stand-in process")
+    heard: list[tuple[int, int]] = []
+    limits = Limits(seconds=1, ocr=Ocr(seconds=1))
+    with Reader(limits) as reader, pytest.raises(DocumentError) as caught:
+        reader.read(
+            tmp_path / "minutes.pdf",
+            root=tmp_path,
+            on_page=lambda done, total: heard.append((done, total)),
+        )
+    assert str(caught.value) == (
+        "reading page 2 by OCR took longer than 2 s (QA_EXTRACT_SECONDS + QA_OCR_SECONDS)"
+    )
+    assert heard == [(0, 2), (1, 2)]
 
 
 def test_a_page_tesseract_fails_on_says_what_it_said(tmp_path: Path) -> None:

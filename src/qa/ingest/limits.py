@@ -123,6 +123,14 @@ class Limits:
     def too_slow(self) -> str:
         return f"reading it took longer than {self.seconds} s (QA_EXTRACT_SECONDS)"
 
+    def page_too_slow(self, page: int) -> str:
+        """The reader process killed while reading `page` by OCR (Tesseract is killed sooner:
+        Ocr.too_slow; this is a page pdfium or the process itself got stuck on)."""
+        return (
+            f"reading page {page} by OCR took longer than {self.seconds + self.ocr.seconds} s "
+            "(QA_EXTRACT_SECONDS + QA_OCR_SECONDS)"
+        )
+
     def too_big(self) -> str:
         return (
             f"reading it needed more than {self.memory_bytes // MIB} MB of memory "

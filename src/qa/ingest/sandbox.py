@@ -182,7 +182,7 @@ class _Child:
 
     def _why(self, exc: Exception, limits: Limits) -> str:
         if isinstance(exc, _TimedOut):
-            return limits.ocr.too_slow(self._ocr_page) if self._ocr_page else limits.too_slow()
+            return limits.page_too_slow(self._ocr_page) if self._ocr_page else limits.too_slow()
         last = self._last_words()
         if last.startswith("MemoryError"):  # past the limit outside the guarded read
             return limits.too_big()
