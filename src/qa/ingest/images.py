@@ -83,25 +83,25 @@ def _frames(image: Image.Image, ocr: Ocr) -> int:
     """How many pages (frames) the image has; SetupError past ocr.pages. Counted by seeking, at
     most one past the limit: a TIFF can chain millions of tiny frames."""
     count = 1
-    while count <= ocr.pages and image.format == "TIFF":
-        try:
-            image.seek(count)
-        except EOFError:
-            break
+    while count <= ocr.pages and image.format == "TIFF" and _has_frame(image, count):
         count += 1
     if count > ocr.pages:
-        raise SetupError(ocr.too_many(str(count) if _last(image, count) else f"more than {count}"))
+        more = image.format == "TIFF" and _has_frame(image, count)
+        raise SetupError(ocr.too_many(f"more than {count}" if more else str(count)))
     image.seek(0)
     return count
 
 
-def _last(image: Image.Image, count: int) -> bool:
-    """Whether the image has no frame after the first `count`."""
+def _has_frame(image: Image.Image, index: int) -> bool:
+    """Whether the image has a frame `index` (0-based); DocumentError when its frames are
+    damaged."""
     try:
-        image.seek(count)
+        image.seek(index)
     except EOFError:
-        return True
-    return False
+        return False
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DocumentError(f"not a readable image ({exc})") from None
+    return True
 
 
 def _grey(image: Image.Image) -> tuple[Image.Image, float]:

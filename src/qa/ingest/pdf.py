@@ -83,10 +83,11 @@ def pdf_text(data: bytes, limits: Limits, on_page: OnPage | None = None) -> Extr
 
 
 def _no_text(tried: int, notes: tuple[str, ...]) -> str:
-    if not tried:
-        return "PDF has no extractable text"
-    found = f"PDF has no text layer, and OCR found no text on {counted(tried, 'scanned page')}"
-    return found + (f" ({'; '.join(notes)})" if notes else "")
+    if tried:
+        said = f"PDF has no text layer, and OCR found no text on {counted(tried, 'scanned page')}"
+    else:
+        said = "PDF has no extractable text"
+    return said + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _open(data: bytes) -> PdfReader:

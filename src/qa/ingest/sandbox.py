@@ -172,7 +172,10 @@ class _Child:
             progress = header.get("ocr")
             if progress is None:
                 return header, body
-            done, total = int(progress[0]), int(progress[1])
+            try:
+                done, total = int(progress[0]), int(progress[1])
+            except (TypeError, ValueError, IndexError, KeyError):
+                raise _Silent("a progress line that is not one") from None
             self._ocr_page = done + 1 if done < total else 0
             deadline = (
                 time.monotonic() + limits.seconds + (limits.ocr.seconds if done < total else 0)

@@ -131,8 +131,8 @@ def pdf_scans(
 
     try:
         document = pypdfium2.PdfDocument(data)
-    except pypdfium2.PdfiumError as exc:
-        note = f"pages without text could not be rendered for OCR ({exc})"
+    except pypdfium2.PdfiumError as exc:  # pypdf read it, pdfium cannot: no page is rendered
+        note = f"{counted(len(textless), 'page')} without text left out: pdfium: {exc}"
         return PdfScans(pages, (), (note,), 0)
     try:
         drawn = [i for i in textless if _draws(document, i)]
