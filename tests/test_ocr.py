@@ -192,6 +192,7 @@ def fake_ocr(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return [Line(f"Page {page} of the scan.", 72.0, 700.0, 10.0, False)]
 
     monkeypatch.setattr(scans, "recognise", recognise)
+    monkeypatch.setattr(scans, "tesseract_command", lambda ocr: "tesseract")  # none needed
     return read
 
 
@@ -371,7 +372,9 @@ def test_a_huge_image_is_refused_in_the_reader_process_too(tmp_path: Path) -> No
 def test_a_file_that_is_no_image_is_refused(tmp_path: Path) -> None:
     assert str(refused(tmp_path, "photo.jpg", b"not a picture")) == "not a PNG, JPEG or TIFF image"
     truncated = png(page(LEASE))[:400]
-    assert str(refused(tmp_path, "cut.png", truncated)).startswith("not a readable image (")
+    limits = with_ocr(tesseract=str(fake_tesseract(tmp_path, then="exit 3")))  # never reached
+    error = refused(tmp_path, "cut.png", truncated, limits)
+    assert str(error) == "not a readable image (image file is truncated)"
 
 
 def test_ocr_settings_are_checked() -> None:

@@ -5,6 +5,7 @@ fixed hOCR) so that they need no Tesseract; the answer tests need the real one."
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -184,6 +185,7 @@ def test_a_scan_checked_on_upload_is_not_read_by_ocr_again_by_builds(
 def test_without_tesseract_scans_are_skipped_and_tried_again_by_the_next_build(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    path = os.environ["PATH"]
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     (settings.docs / "notes.txt").write_text("Plain notes about the harbour.")
     (settings.docs / "minutes.pdf").write_bytes(scan_pdf([page(LEASE), page(TAR)]))
@@ -196,6 +198,7 @@ def test_without_tesseract_scans_are_skipped_and_tried_again_by_the_next_build(
     ]
     again = build(settings)  # a skip for want of Tesseract is not remembered
     assert (again.built, again.skipped) == (True, skips)
+    monkeypatch.setenv("PATH", path)  # the stand-in's shell needs md5sum
     settings, _ = stand_in(settings, tmp_path)  # "installed"
     installed = build(settings)
     assert (installed.added, installed.skipped) == (["invoice.png", "minutes.pdf"], [])
