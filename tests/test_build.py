@@ -388,7 +388,7 @@ def test_missing_docs_folder_leaves_index_untouched(seeded: Settings) -> None:
         build_index(seeded.with_(docs=missing), embedder_factory=refuse)
     assert str(caught.value) == (
         f"Documents folder {missing} does not exist. Create it and put .txt, .md, .html, "
-        ".pdf or .docx files in it, or pass --docs DIR."
+        ".pdf, .docx, .png, .jpg or .tif files in it, or pass --docs DIR."
     )
     assert snapshot(seeded.index) == before
 
@@ -413,7 +413,7 @@ def test_empty_docs_folder_leaves_index_untouched(seeded: Settings, content: str
     with pytest.raises(DocsFolderError) as caught:
         build_index(seeded.with_(docs=empty), embedder_factory=refuse)
     assert str(caught.value) == (
-        f"No documents in {empty}. Add .txt, .md, .html, .pdf or .docx files "
+        f"No documents in {empty}. Add .txt, .md, .html, .pdf, .docx, .png, .jpg or .tif files "
         "there, "
         "or pass --docs DIR (or set QA_DOCS)."
     )
@@ -427,8 +427,8 @@ def test_folder_of_only_bad_files(settings: Settings) -> None:
         build_index(settings, embedder_factory=refuse)
     assert str(caught.value) == (
         f"Nothing in {settings.docs} could be indexed (2 files skipped: a.txt: empty file; "
-        "b.doc: unsupported type .doc). Add .txt, .md, .html, .pdf or .docx files with text in "
-        "them."
+        "b.doc: unsupported type .doc). Add .txt, .md, .html, .pdf, .docx, .png, .jpg or .tif "
+        "files with text in them."
     )
     assert not (settings.index / "CURRENT").exists()
     assert [p.name for p in settings.index.iterdir() if p.name != ".lock"] == []

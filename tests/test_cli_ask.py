@@ -325,8 +325,8 @@ def test_wilson_interval_of_a_share() -> None:
 
 FILM = "Who directed The Battle at Lake Changjin?"
 MISSING_FOLDER = (
-    "Error: Documents folder {docs} does not exist. Create it and put .txt, .md, .html, .pdf "
-    "or .docx files in it, or pass --docs DIR.\n"
+    "Error: Documents folder {docs} does not exist. Create it and put .txt, .md, .html, .pdf, "
+    ".docx, .png, .jpg or .tif files in it, or pass --docs DIR.\n"
 )
 
 

@@ -17,7 +17,7 @@ import qa.index.build
 from qa.index.built import load
 from qa.settings import Settings
 
-ACCEPTED = ".docx, .htm, .html, .markdown, .md, .pdf, .txt"
+ACCEPTED = ".docx, .htm, .html, .jpeg, .jpg, .markdown, .md, .pdf, .png, .tif, .tiff, .txt"
 
 
 pytestmark = pytest.mark.usefixtures("cli_with_fake_model")
@@ -278,5 +278,5 @@ def test_delete_and_restore_need_the_documents_folder(
         assert (code, out) == (1, [])
         assert err == [
             f"Error: Documents folder {settings.docs} does not exist. Create it and put .txt, "
-            ".md, .html, .pdf or .docx files in it, or pass --docs DIR."
+            ".md, .html, .pdf, .docx, .png, .jpg or .tif files in it, or pass --docs DIR."
         ]

@@ -220,7 +220,7 @@ def test_status_without_an_index_or_its_folder(
     assert (code, out) == (1, [])
     assert err == (
         f"Error: Documents folder {missing} does not exist. Create it and put .txt, .md, .html, "
-        ".pdf or .docx files in it, or pass --docs DIR.\n"
+        ".pdf, .docx, .png, .jpg or .tif files in it, or pass --docs DIR.\n"
     )
 
 
@@ -233,7 +233,7 @@ def test_missing_docs_folder(
     assert out == []
     assert err == (
         f"Error: Documents folder {missing} does not exist. Create it and put .txt, .md, .html, "
-        ".pdf or .docx files in it, or pass --docs DIR.\n"
+        ".pdf, .docx, .png, .jpg or .tif files in it, or pass --docs DIR.\n"
     )
     assert fake_model == []
 
@@ -244,8 +244,8 @@ def test_empty_docs_folder(
     code, out, err = run(capsys, *index_args(settings))
     assert code == 1 and out == []
     assert err == (
-        f"Error: No documents in {settings.docs}. Add .txt, .md, .html, .pdf or .docx files "
-        "there, "
+        f"Error: No documents in {settings.docs}. Add .txt, .md, .html, .pdf, .docx, .png, .jpg "
+        "or .tif files there, "
         "or pass --docs DIR (or set QA_DOCS).\n"
     )
 
@@ -281,7 +281,8 @@ def test_only_bad_files_is_an_error(
     assert code == 1 and out == []
     assert err == (
         f"Error: Nothing in {settings.docs} could be indexed (1 file skipped: empty.txt: "
-        "empty file). Add .txt, .md, .html, .pdf or .docx files with text in them.\n"
+        "empty file). Add .txt, .md, .html, .pdf, .docx, .png, .jpg or .tif files with text in "
+        "them.\n"
     )
 
 

@@ -81,7 +81,10 @@ def encrypt(pdf: bytes, *, user_password: str) -> bytes:
 
 def test_supported_suffixes() -> None:
     assert (
-        frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"})
+        frozenset(
+            {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
+            | {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+        )
         == SUPPORTED_SUFFIXES
     )
 
@@ -570,8 +573,8 @@ def test_discover_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(DocsFolderError) as caught:
         discover(missing)
     assert str(caught.value) == (
-        f"Documents folder {missing} does not exist. Create it and put .txt, .md, .html, .pdf "
-        "or .docx files in it, or pass --docs DIR."
+        f"Documents folder {missing} does not exist. Create it and put .txt, .md, .html, .pdf, "
+        ".docx, .png, .jpg or .tif files in it, or pass --docs DIR."
     )
 
 

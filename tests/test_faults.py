@@ -442,10 +442,10 @@ def test_document_deleted_between_scan_and_read(
     victim = seeded.docs / SEED_NAMES[0]
     real_read = Reader.read
 
-    def read(self: Reader, path: Path, *, root: Path) -> Any:
+    def read(self: Reader, path: Path, *, root: Path, on_page: Any = None) -> Any:
         if path == victim:
             path.unlink()
-        return real_read(self, path, root=root)
+        return real_read(self, path, root=root, on_page=on_page)
 
     monkeypatch.setattr(Reader, "read", read)
     report = build(seeded)
@@ -488,10 +488,10 @@ def test_document_rewritten_between_scan_and_read(
     victim = seeded.docs / SEED_NAMES[0]
     real_read = Reader.read
 
-    def read(self: Reader, path: Path, *, root: Path) -> Any:
+    def read(self: Reader, path: Path, *, root: Path, on_page: Any = None) -> Any:
         if path == victim:
             path.write_text("Rewritten while the build was running.\n")
-        return real_read(self, path, root=root)
+        return real_read(self, path, root=root, on_page=on_page)
 
     monkeypatch.setattr(Reader, "read", read)
     build(seeded)
@@ -509,8 +509,8 @@ def test_document_rewritten_after_read_is_picked_up_next_time(
     victim = seeded.docs / SEED_NAMES[0]
     real_read = Reader.read
 
-    def read(self: Reader, path: Path, *, root: Path) -> Any:
-        document = real_read(self, path, root=root)
+    def read(self: Reader, path: Path, *, root: Path, on_page: Any = None) -> Any:
+        document = real_read(self, path, root=root, on_page=on_page)
         if path == victim:
             path.write_text("Rewritten just after the build read it.\n")
         return document
@@ -534,9 +534,9 @@ def test_skipped_document_fixed_right_after_read_is_picked_up_next_time(
     victim.write_bytes(b"")
     real_read = Reader.read
 
-    def read(self: Reader, path: Path, *, root: Path) -> Any:
+    def read(self: Reader, path: Path, *, root: Path, on_page: Any = None) -> Any:
         try:
-            return real_read(self, path, root=root)
+            return real_read(self, path, root=root, on_page=on_page)
         finally:
             if path == victim:
                 path.write_text("Saved with text a moment after the build read it empty.\n")
@@ -556,10 +556,10 @@ def test_document_becomes_unreadable_mid_build(
     victim = seeded.docs / SEED_NAMES[2]
     real_read = Reader.read
 
-    def read(self: Reader, path: Path, *, root: Path) -> Any:
+    def read(self: Reader, path: Path, *, root: Path, on_page: Any = None) -> Any:
         if path == victim:
             raise DocumentError("cannot read: Input/output error")
-        return real_read(self, path, root=root)
+        return real_read(self, path, root=root, on_page=on_page)
 
     monkeypatch.setattr(Reader, "read", read)
     report = build(seeded)

@@ -365,8 +365,8 @@ def test_upload_through_server_then_rebuild_then_cited(tmp_path: Path) -> None:
             "refused": [
                 {
                     "name": "tool.exe",
-                    "reason": "unsupported file type .exe; accepted types: "
-                    ".docx, .htm, .html, .markdown, .md, .pdf, .txt",
+                    "reason": "unsupported file type .exe; accepted types: .docx, .htm, "
+                    ".html, .jpeg, .jpg, .markdown, .md, .pdf, .png, .tif, .tiff, .txt",
                 }
             ],
         }
@@ -423,7 +423,7 @@ def test_bad_uploads_are_refused_with_reasons(
         (
             "notes.exe",
             "unsupported file type .exe; accepted types: "
-            ".docx, .htm, .html, .markdown, .md, .pdf, .txt",
+            ".docx, .htm, .html, .jpeg, .jpg, .markdown, .md, .pdf, .png, .tif, .tiff, .txt",
         ),
         ("big.txt", "too large (2.0 MB; the limit is 1.0 MB)"),
         ("../../x.txt", "file names with a folder path are not accepted"),

@@ -13,6 +13,12 @@ class DocumentError(QaError):
     """One document cannot be read; it is skipped with this reason."""
 
 
+class SetupError(DocumentError):
+    """A document cannot be read for what this machine or its settings lack (Tesseract, a page
+    limit too low), not for what the file is: it is skipped, and the next build tries it again
+    instead of remembering the skip."""
+
+
 class IndexMissingError(QaError):
     """No index has been built yet."""
 

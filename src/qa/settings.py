@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +43,12 @@ class Settings:
     extract_memory_mb: int = 1024  # the reader process's address space
     max_unpacked_mb: int = 500  # PDF content streams, a .docx's XML
     max_unpack_ratio: int = 200  # ... and at most this many times the file's size
+    # Scans and images, read by OCR (see qa.ingest.ocr): a file with more pages to read so is
+    # skipped (0: no OCR at all); each page may take ocr_seconds.
+    ocr_max_pages: int = 50
+    ocr_seconds: int = 60
+    tesseract: str = "tesseract"  # the program: a name found on PATH, or a path
+    ocr_languages: str = "eng"  # Tesseract's language names joined by "+": "eng+deu"
 
     @property
     def model_path(self) -> Path:
@@ -71,6 +78,11 @@ class Settings:
             raise ValueError(f"chunk_tokens must be at least 16, not {self.chunk_tokens}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, not {self.top_k}")
+        if not _LANGUAGES.fullmatch(self.ocr_languages):
+            raise ValueError(
+                "QA_OCR_LANGUAGES must be Tesseract language names joined by '+' (eng+deu), "
+                f"not {self.ocr_languages!r}"
+            )
         for name, least in _AT_LEAST.items():
             value = getattr(self, name)
             if value < least:
@@ -85,7 +97,10 @@ _AT_LEAST = {
     "extract_memory_mb": 256,
     "max_unpacked_mb": 1,
     "max_unpack_ratio": 1,
+    "ocr_max_pages": 0,
+    "ocr_seconds": 1,
 }
+_LANGUAGES = re.compile(r"[A-Za-z_]{1,40}(?:\+[A-Za-z_]{1,40}){0,9}")
 
 
 _PATHS = {"docs", "index", "model", "cache"}

@@ -146,6 +146,7 @@ class _Parts:
             document.warning,
             (0, 0),
             (0, 0),
+            document.ocr_pages,
         )
         spans = np.array([(s.start, s.end, _kind(s)) for s in chunks.sentences], dtype=np.int64)
         self._append(entry, chunks.passages, vectors[0], spans.reshape(-1, 3), vectors[1])

@@ -18,7 +18,7 @@ import filelock
 
 from qa.embed.base import Embedder
 from qa.embed.embedder import load_embedder
-from qa.errors import DocsFolderError, DocumentError, IndexBusyError
+from qa.errors import DocsFolderError, DocumentError, IndexBusyError, SetupError
 from qa.index.assemble import ProgressFn, assemble, once
 from qa.index.built import Index
 from qa.index.plan import Found, Plan, plan_changes, previous_build, scan
@@ -28,6 +28,7 @@ from qa.ingest.discover import discover
 from qa.ingest.documents import TYPES_IN_WORDS, Document, Skipped
 from qa.ingest.limits import MIB, Limits, mb
 from qa.ingest.sandbox import Reader
+from qa.ingest.text import OnPage
 from qa.names import NOT_UTF8, shown, utf8_name
 from qa.settings import Settings
 from qa.wording import counted
@@ -137,12 +138,28 @@ def _read(
             if progress:
                 _announce_large(item, progress)
             try:
-                documents.append(reader.read(item.path, root=docs))
+                documents.append(
+                    reader.read(item.path, root=docs, on_page=_ocr_progress(item, progress))
+                )
             except DocumentError as exc:
-                skipped.append(Skipped(item.source, str(exc)))
+                skipped.append(Skipped(item.source, str(exc), retry=isinstance(exc, SetupError)))
             if progress:
                 progress(READ_STAGE, done, len(items))
     return documents, skipped
+
+
+def _ocr_progress(item: Found, progress: ProgressFn | None) -> OnPage | None:
+    """Pages read by OCR as progress: the file and its page count named first (a line, terminal
+    or not: OCR takes seconds a page), then a bar of its pages."""
+    if progress is None:
+        return None
+
+    def on_page(done: int, total: int) -> None:
+        if done == 0:
+            progress(f"Reading {item.source} by OCR ({counted(total, 'page')})", 0, 0)
+        progress(f"OCR of {item.source}", done, total)
+
+    return on_page
 
 
 def _announce_large(item: Found, progress: ProgressFn) -> None:

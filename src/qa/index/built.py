@@ -41,6 +41,7 @@ class DocumentEntry:
     warning: str | None
     passages: tuple[int, int]  # rows [lo, hi) in Index.passages
     sentences: tuple[int, int]  # rows [lo, hi) in Index.sentences
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text OCR read
 
     def page_at(self, offset: int) -> int | None:
         if not self.pages:
@@ -58,6 +59,8 @@ class DocumentEntry:
             "passages": list(self.passages),
             "sentences": list(self.sentences),
         }
+        if self.ocr_pages:  # optional: rows written before OCR have none
+            row["ocr_pages"] = list(self.ocr_pages)
         return {**row, "text": self.text} if with_text else row
 
 
@@ -183,6 +186,7 @@ def _document(row: dict[str, Any]) -> DocumentEntry:
         pages=tuple(row["pages"]),
         passages=_pair(row["passages"]),
         sentences=_pair(row["sentences"]),
+        ocr_pages=tuple(int(p) for p in row.get("ocr_pages", ())),
     )
 
 

@@ -19,7 +19,8 @@ def write_build(
     settings: Settings, index: Index, skipped: list[Skipped], hashes: dict[str, str]
 ) -> None:
     """Write and commit a new build; `hashes` are the scan's, so a skip is remembered for the
-    bytes that were actually examined (a file fixed a moment later is read again next time)."""
+    bytes that were actually examined (a file fixed a moment later is read again next time).
+    A skip to retry (Tesseract missing, say) is not remembered: no hash matches "" ."""
     manifest = {
         **index.manifest,
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -34,7 +35,7 @@ def write_build(
             {
                 "source": s.source,
                 "reason": s.reason,
-                "sha256": hashes.get(s.source, ""),
+                "sha256": "" if s.retry else hashes.get(s.source, ""),
             }
             for s in skipped
         ],

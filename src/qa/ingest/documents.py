@@ -3,9 +3,10 @@
 Every later stage stores character offsets into `Document.text`, so the text produced here is the
 single reference: it is newline-normalised once, here, and never re-derived elsewhere.
 
-To support a new file type, add its reader to `_READERS` at the bottom of this module (and the type
-to TYPES_IN_WORDS): discovery, builds, uploads and the web page all take their list from there.
-Finding files is qa.ingest.discover; the readers are qa.ingest.text, markdown, html, pdf and docx.
+To support a new file type, add its reader to `_READERS` at the bottom of this module (or to
+`_SCANS` if it may read pages by OCR), and the type to TYPES_IN_WORDS: discovery, builds, uploads
+and the web page all take their list from there. Finding files is qa.ingest.discover; the readers
+are qa.ingest.text, markdown, html, pdf (scans.py: pages read by OCR), docx and images.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from qa.errors import DocumentError
 from qa.ingest.blocks import Block
 from qa.ingest.html import html_text
 from qa.ingest.limits import DEFAULT_LIMITS, Limits
-from qa.ingest.text import Extracted, plain_text
+from qa.ingest.text import Extracted, OnPage, plain_text
 
 __all__ = [
     "READERS_VERSION",
@@ -35,8 +36,9 @@ __all__ = [
 
 # Bumped by any reader change that moves text or structure: indexes read by older readers are
 # read again (chunking.ChunkParams.as_dict). 2: structure (blocks), Markdown rendered, PDF prose.
-READERS_VERSION = 2
-TYPES_IN_WORDS = ".txt, .md, .html, .pdf or .docx"  # what the messages ask for
+# 3: PDF pages without text read by OCR (a scan skipped before is read now).
+READERS_VERSION = 3
+TYPES_IN_WORDS = ".txt, .md, .html, .pdf, .docx, .png, .jpg or .tif"  # what the messages ask for
 
 
 @dataclass(frozen=True)
@@ -50,9 +52,11 @@ class Document:
     warning: str | None = None
     blocks: tuple[Block, ...] = field(default=(), repr=False)  # () when the type has no structure
     title: str = ""  # a title outside the text (HTML <title>): the root of heading paths
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text OCR read (scans, images)
 
     def page_at(self, offset: int) -> int | None:
-        """1-based page holding `offset` (len(text) allowed: end offsets); None when not a PDF."""
+        """1-based page holding `offset` (len(text) allowed: end offsets); None when the type
+        has no pages (a PDF and an image have)."""
         if not 0 <= offset <= len(self.text):
             raise ValueError(f"offset {offset} outside text of {self.source} (0..{len(self.text)})")
         if not self.pages:
@@ -64,17 +68,22 @@ class Document:
 class Skipped:
     source: str
     reason: str
+    retry: bool = False  # for want of something (errors.SetupError): the next build tries again
 
 
-def read_document(path: Path, *, root: Path, limits: Limits = DEFAULT_LIMITS) -> Document:
+def read_document(
+    path: Path, *, root: Path, limits: Limits = DEFAULT_LIMITS, on_page: OnPage | None = None
+) -> Document:
     """Read `path` and extract its text; DocumentError(reason) means: skip it with that reason.
+    `on_page` hears of each page read by OCR.
 
     In this process the limits on bytes hold, but memory and time are bounded only in a reader
     process (qa.ingest.sandbox, which builds and uploads go through).
     """
-    if path.suffix.lower() not in _READERS:
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise DocumentError(unsupported_type(path))
-    return _document_from(path, root=root, data=_read_capped(path, limits), limits=limits)
+    data = _read_capped(path, limits)
+    return _document_from(path, root=root, data=data, limits=limits, on_page=on_page)
 
 
 def _read_capped(path: Path, limits: Limits) -> bytes:
@@ -90,14 +99,17 @@ def _read_capped(path: Path, limits: Limits) -> bytes:
     return data
 
 
-def _document_from(path: Path, *, root: Path, data: bytes, limits: Limits) -> Document:
+def _document_from(
+    path: Path, *, root: Path, data: bytes, limits: Limits, on_page: OnPage | None
+) -> Document:
     """The Document of `path`, whose bytes are `data`."""
-    read = _READERS.get(path.suffix.lower())
-    if read is None:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
         raise DocumentError(unsupported_type(path))
     if not data or data.isspace():
         raise DocumentError("empty file")
-    extracted = read(data, limits)
+    scan = _SCANS.get(suffix)
+    extracted = scan(data, limits, on_page) if scan else _READERS[suffix](data, limits)
     return Document(
         source=_source(path, root),
         text=extracted.text,
@@ -107,6 +119,7 @@ def _document_from(path: Path, *, root: Path, data: bytes, limits: Limits) -> Do
         warning=extracted.warning,
         blocks=extracted.blocks,
         title=extracted.title,
+        ocr_pages=extracted.ocr_pages,
     )
 
 
@@ -127,10 +140,16 @@ def _cannot_read(exc: OSError) -> str:
     return f"cannot read: {exc.strerror or exc}"
 
 
-def _pdf(data: bytes, limits: Limits) -> Extracted:
+def _pdf(data: bytes, limits: Limits, on_page: OnPage | None) -> Extracted:
     from qa.ingest.pdf import pdf_text
 
-    return pdf_text(data, limits)
+    return pdf_text(data, limits, on_page)
+
+
+def _image(data: bytes, limits: Limits, on_page: OnPage | None) -> Extracted:
+    from qa.ingest.images import image_text
+
+    return image_text(data, limits, on_page)
 
 
 def _markdown(data: bytes, limits: Limits) -> Extracted:
@@ -153,7 +172,15 @@ _READERS: dict[str, Callable[[bytes, Limits], Extracted]] = {
     ".markdown": _markdown,
     ".html": html_text,
     ".htm": html_text,
-    ".pdf": _pdf,
     ".docx": _docx,
 }
-SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_READERS)
+# ... and those whose pages may be read by OCR, told of each page as it is read.
+_SCANS: dict[str, Callable[[bytes, Limits, OnPage | None], Extracted]] = {
+    ".pdf": _pdf,
+    ".png": _image,
+    ".jpg": _image,
+    ".jpeg": _image,
+    ".tif": _image,
+    ".tiff": _image,
+}
+SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_READERS) | frozenset(_SCANS)

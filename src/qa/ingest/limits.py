@@ -8,8 +8,8 @@ the setting, so a user with a real document that large knows what to raise.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 from qa.errors import DocumentError
 
@@ -23,6 +23,30 @@ RATIO_FLOOR_BYTES = 10 * MIB
 
 
 @dataclass(frozen=True)
+class Ocr:
+    """How pages without text (scans, images) are read: by Tesseract, at most `pages` of them
+    per file, each page within `seconds`, what was read kept in the `cache` folder ("": none).
+    Reading a document may take its QA_EXTRACT_SECONDS plus `seconds` per page read by OCR."""
+
+    pages: int = 50  # QA_OCR_MAX_PAGES
+    seconds: int = 60  # QA_OCR_SECONDS
+    tesseract: str = "tesseract"  # QA_TESSERACT: the program, by name on PATH or by path
+    languages: str = "eng"  # QA_OCR_LANGUAGES: Tesseract's, joined by "+"
+    cache: str = ""  # QA_CACHE/ocr
+
+    def too_slow(self, page: int) -> str:
+        return f"OCR of page {page} took longer than {self.seconds} s (QA_OCR_SECONDS)"
+
+    def too_many(self, count: str) -> str:
+        """`count` ("80", "more than 50") pages to read: over the limit."""
+        pages = "page" if count == "1" else "pages"
+        return (
+            f"{count} {pages} to read by OCR; at most {self.pages} are read per file "
+            "(QA_OCR_MAX_PAGES)"
+        )
+
+
+@dataclass(frozen=True)
 class Limits:
     """Per document; the defaults are Settings' defaults."""
 
@@ -31,6 +55,7 @@ class Limits:
     memory_bytes: int = 1024 * MIB  # QA_EXTRACT_MEMORY_MB
     unpacked_bytes: int = 500 * MIB  # QA_MAX_UNPACKED_MB
     unpack_ratio: int = 200  # QA_MAX_UNPACK_RATIO
+    ocr: Ocr = Ocr()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -40,16 +65,22 @@ class Limits:
             memory_bytes=settings.extract_memory_mb * MIB,
             unpacked_bytes=settings.max_unpacked_mb * MIB,
             unpack_ratio=settings.max_unpack_ratio,
+            ocr=Ocr(
+                pages=settings.ocr_max_pages,
+                seconds=settings.ocr_seconds,
+                tesseract=settings.tesseract,
+                languages=settings.ocr_languages,
+                cache=str(settings.cache / "ocr"),
+            ),
         )
 
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "file_bytes": self.file_bytes,
-            "seconds": self.seconds,
-            "memory_bytes": self.memory_bytes,
-            "unpacked_bytes": self.unpacked_bytes,
-            "unpack_ratio": self.unpack_ratio,
-        }
+    def as_dict(self) -> dict[str, Any]:
+        """For the reader process (JSON); from_dict makes the Limits again."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, row: dict[str, Any]) -> Limits:
+        return cls(**{**row, "ocr": Ocr(**row["ocr"])})
 
     # ------------------------------------------------------------------ budgets
 
@@ -91,6 +122,14 @@ class Limits:
 
     def too_slow(self) -> str:
         return f"reading it took longer than {self.seconds} s (QA_EXTRACT_SECONDS)"
+
+    def page_too_slow(self, page: int) -> str:
+        """The reader process killed while reading `page` by OCR (Tesseract is killed sooner:
+        Ocr.too_slow; this is a page pdfium or the process itself got stuck on)."""
+        return (
+            f"reading page {page} by OCR took longer than {self.seconds + self.ocr.seconds} s "
+            "(QA_EXTRACT_SECONDS + QA_OCR_SECONDS)"
+        )
 
     def too_big(self) -> str:
         return (

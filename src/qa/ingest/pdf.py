@@ -1,7 +1,8 @@
 """PDF -> text, page by page, within the document's limits.
 
 The text is laid out from the printed lines (qa.ingest.pdf_layout): paragraphs joined, running
-heads and page numbers left out, the outline's titles as headings.
+heads and page numbers left out, the outline's titles as headings. A page without a text layer (a
+scan) has its lines read by OCR (qa.ingest.scans) and is laid out the same way.
 
 A PDF's content streams are compressed, and a few KB can unpack to gigabytes that pypdf then
 parses byte by byte (issue 24: a 70 KB file kept `qa index` busy for minutes). So the content
@@ -26,7 +27,8 @@ from qa.ingest.limits import Limits
 from qa.ingest.pdf_layout import PAGE_SEPARATOR, lay_out
 from qa.ingest.pdf_lines import FontKinds, Line, page_lines
 from qa.ingest.pdf_marks import Heading
-from qa.ingest.text import Extracted
+from qa.ingest.text import Extracted, OnPage
+from qa.wording import counted
 
 __all__ = ["PAGE_SEPARATOR", "pdf_text"]
 
@@ -52,8 +54,9 @@ _UNPACKING = (
 _MAX_LOG_LINES = 5  # distinct pypdf messages kept per file
 
 
-def pdf_text(data: bytes, limits: Limits) -> Extracted:
-    """Text of every page; DocumentError says why there is none, or which limit was hit."""
+def pdf_text(data: bytes, limits: Limits, on_page: OnPage | None = None) -> Extracted:
+    """Text of every page; DocumentError says why there is none, or which limit was hit.
+    `on_page` hears of the pages read by OCR."""
     budget = limits.unpack_budget(len(data))
     config = get_configuration()
     overwrites: dict[str, Any] = {n: budget for n in _OUTPUT_LIMITS if hasattr(config, n)}
@@ -66,13 +69,25 @@ def pdf_text(data: bytes, limits: Limits) -> Extracted:
             headings = _outline(reader)
         except _Unpacking:  # pypdf's per-stream limits, set to the budget above
             raise DocumentError(limits.unpacked_message(WHAT, budget + 1)) from None
-    text, starts, blocks = lay_out(pages, headings)
+    from qa.ingest.scans import pdf_scans  # Pillow and Tesseract's glue: only for PDFs
+
+    scans = pdf_scans(data, pages, failed, limits, on_page)
+    text, starts, blocks = lay_out(scans.pages, headings)
     if not text or text.isspace():
-        raise DocumentError("PDF has no extractable text")
+        raise DocumentError(_no_text(scans.tried, scans.notes))
     notes = [_failed_pages(failed)] if failed else []
+    notes += scans.notes
     if said:
         notes.append("pypdf: " + "; ".join(said))
-    return Extracted(text, starts, "; ".join(notes) or None, blocks)
+    return Extracted(text, starts, "; ".join(notes) or None, blocks, ocr_pages=scans.read)
+
+
+def _no_text(tried: int, notes: tuple[str, ...]) -> str:
+    if tried:
+        said = f"PDF has no text layer, and OCR found no text on {counted(tried, 'scanned page')}"
+    else:
+        said = "PDF has no extractable text"
+    return said + (f" ({'; '.join(notes)})" if notes else "")
 
 
 def _open(data: bytes) -> PdfReader:

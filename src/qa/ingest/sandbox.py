@@ -10,8 +10,11 @@ it is killed or runs out of memory. Small plain-text files, whose cost is bounde
 size, are read in this process and start no child at all.
 
 The protocol is plain bytes, no pickle: a JSON line per request; per reply a JSON header line,
-then the text as UTF-8. The child is started with subprocess (fork+exec, safe while the web
-server's threads run), never with fork alone.
+then the text as UTF-8. Before its reply, a child reading pages by OCR sends a line per page
+({"ocr": [done, total]}): the parent passes it on as progress and gives the document
+QA_OCR_SECONDS more for the next page (OCR takes seconds a page; the rest of reading a document is
+held to QA_EXTRACT_SECONDS as before). The child is started with subprocess (fork+exec, safe while
+the web server's threads run), never with fork alone.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
-from qa.errors import DocumentError, QaError
+from qa.errors import DocumentError, QaError, SetupError
 from qa.ingest.blocks import blocks_from_rows
 from qa.ingest.documents import SUPPORTED_SUFFIXES, Document, read_document, unsupported_type
 from qa.ingest.limits import MIB, Limits
+from qa.ingest.text import OnPage
 
 # Plain text up to this size is read in this process: decoding costs at most a few times its
 # size, and a child would cost ~0.3 s to start.
@@ -41,7 +45,10 @@ IN_PROCESS_BYTES = 4 * MIB
 _PLAIN = frozenset({".txt"})
 _START_SECONDS = 60.0  # importing the parsers, on a busy machine
 _HEADER_MAX = 16 * MIB  # a reply's JSON line (page offsets of a huge PDF fit many times over)
-_BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from qa.ingest.sandbox import serve; serve()"
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from qa.ingest.reader_process import serve; serve()"
+)
 
 
 class Reader:
@@ -52,8 +59,9 @@ class Reader:
         self.limits = limits
         self._child: _Child | None = None
 
-    def read(self, path: Path, *, root: Path) -> Document:
-        """The document; DocumentError(reason) means: skip it with that reason."""
+    def read(self, path: Path, *, root: Path, on_page: OnPage | None = None) -> Document:
+        """The document; DocumentError(reason) means: skip it with that reason. `on_page` hears
+        of each page read by OCR."""
         suffix = path.suffix.lower()
         if suffix not in SUPPORTED_SUFFIXES:
             raise DocumentError(unsupported_type(path))
@@ -63,12 +71,12 @@ class Reader:
             raise DocumentError(f"cannot read: {exc.strerror or exc}") from exc
         self.limits.check_size(size)
         if suffix in _PLAIN and size <= IN_PROCESS_BYTES:
-            return read_document(path, root=root, limits=self.limits)
+            return read_document(path, root=root, limits=self.limits, on_page=on_page)
         # A child that ended while idle (killed from outside) is replaced, not blamed on a file.
         if self._child is None or not self._child.alive():
             self._child = _Child.start(self.limits.memory_bytes)
         try:
-            return self._child.read(path, root, self.limits)
+            return self._child.read(path, root, self.limits, on_page)
         except _ChildGone:
             self._child = None  # the next document gets a new one
             raise
@@ -100,6 +108,8 @@ class _Child:
         assert proc.stdin is not None and proc.stdout is not None
         self._stdin, self._stdout = proc.stdin, proc.stdout.fileno()
         self._busy = False  # a request is out: stopping now must not wait for the reply
+        self._ocr_page = 0  # the page being read by OCR now (1-based), 0 when none
+        self._pending = bytearray()  # what the child sent after the message last received
 
     @classmethod
     def start(cls, memory_bytes: int) -> _Child:
@@ -135,12 +145,12 @@ class _Child:
     def alive(self) -> bool:
         return self._proc.poll() is None
 
-    def read(self, path: Path, root: Path, limits: Limits) -> Document:
+    def read(self, path: Path, root: Path, limits: Limits, on_page: OnPage | None) -> Document:
         request = {"path": str(path), "root": str(root), "limits": limits.as_dict()}
         try:
-            self._busy = True
+            self._busy, self._ocr_page = True, 0
             self._stdin.write(json.dumps(request).encode() + b"\n")
-            header, body = self._receive(time.monotonic() + limits.seconds)
+            header, body = self._reply(limits, on_page)
             self._busy = False
         except (_Silent, BrokenPipeError) as exc:
             why = self._why(exc, limits)
@@ -150,12 +160,32 @@ class _Child:
             self._end()  # it exits after saying so: a heap that ran out is not reused
             raise _ChildGone(limits.too_big())
         if "reason" in header:
-            raise DocumentError(str(header["reason"]))
+            raise (SetupError if header.get("retry") else DocumentError)(str(header["reason"]))
         return _document(header, body)
+
+    def _reply(self, limits: Limits, on_page: OnPage | None) -> tuple[dict[str, Any], bytes]:
+        """The reply, passing on the pages read by OCR before it; each page gives the document
+        QA_OCR_SECONDS more."""
+        deadline = time.monotonic() + limits.seconds
+        while True:
+            header, body = self._receive(deadline)
+            progress = header.get("ocr")
+            if progress is None:
+                return header, body
+            try:
+                done, total = int(progress[0]), int(progress[1])
+            except (TypeError, ValueError, IndexError, KeyError):
+                raise _Silent("a progress line that is not one") from None
+            self._ocr_page = done + 1 if done < total else 0
+            deadline = (
+                time.monotonic() + limits.seconds + (limits.ocr.seconds if done < total else 0)
+            )
+            if on_page is not None:
+                on_page(done, total)
 
     def _why(self, exc: Exception, limits: Limits) -> str:
         if isinstance(exc, _TimedOut):
-            return limits.too_slow()
+            return limits.page_too_slow(self._ocr_page) if self._ocr_page else limits.too_slow()
         last = self._last_words()
         if last.startswith("MemoryError"):  # past the limit outside the guarded read
             return limits.too_big()
@@ -181,8 +211,9 @@ class _Child:
                 stream.close()
 
     def _receive(self, deadline: float) -> tuple[dict[str, Any], bytes]:
-        """One reply: its header and its text bytes, or _Silent when none came in time."""
-        buffer = bytearray()
+        """One message: its header and its text bytes, or _Silent when none came in time. What
+        came after it (the next message, when a child sends several) is kept for the next call."""
+        buffer = self._pending
         while b"\n" not in buffer:
             if len(buffer) > _HEADER_MAX:
                 raise _Silent("a reply too long to be one")
@@ -197,7 +228,9 @@ class _Child:
         while have < size:
             parts.append(self._chunk(deadline))
             have += len(parts[-1])
-        return header, b"".join(parts)
+        data = b"".join(parts)
+        self._pending = bytearray(data[size:])
+        return header, data[:size]
 
     def _chunk(self, deadline: float) -> bytes:
         while True:
@@ -247,50 +280,5 @@ def _document(header: dict[str, Any], body: bytes) -> Document:
         warning=None if header["warning"] is None else str(header["warning"]),
         blocks=blocks_from_rows(header["blocks"]),
         title=str(header["title"]),
+        ocr_pages=tuple(int(p) for p in header["ocr_pages"]),
     )
-
-
-# --------------------------------------------------------------------------- the child
-
-
-def serve() -> None:
-    """The reader process: sys.argv[2] is its memory limit in bytes. Replies go to the
-    original stdout; anything else printed goes to stderr, so it cannot corrupt a reply."""
-    replies = os.fdopen(os.dup(1), "wb", buffering=0)
-    os.dup2(2, 1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    import resource
-
-    memory = int(sys.argv[2])
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    replies.write(b'{"ready": true}\n')
-    for line in sys.stdin.buffer:
-        request = json.loads(line)
-        limits = Limits(**request["limits"])
-        # The parent kills a slow read; this ends one whose parent died meanwhile.
-        signal.alarm(limits.seconds + 30)
-        header, body = _reply(Path(request["path"]), Path(request["root"]), limits)
-        signal.alarm(0)
-        header["text"] = len(body)
-        replies.write(json.dumps(header).encode() + b"\n" + body)
-        if header.get("memory"):
-            return
-
-
-def _reply(path: Path, root: Path, limits: Limits) -> tuple[dict[str, Any], bytes]:
-    out_of_memory = False
-    try:
-        document = read_document(path, root=root, limits=limits)
-        text = document.text.encode("utf-8", "surrogatepass")
-    except DocumentError as exc:
-        return {"reason": str(exc)}, b""
-    except MemoryError:
-        out_of_memory = True  # answered below, once the frames holding the memory are gone
-    except Exception as exc:  # a parser's bug on odd input: skip the file, keep the build
-        return {"reason": f"reading it failed ({type(exc).__name__}: {str(exc)[:120]})"}, b""
-    if out_of_memory:
-        return {"memory": True}, b""
-    plain = ("source", "sha256", "size", "warning", "title")
-    header = {name: getattr(document, name) for name in plain}
-    header |= {"pages": list(document.pages), "blocks": [b.as_row() for b in document.blocks]}
-    return header, text

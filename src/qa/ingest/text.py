@@ -7,25 +7,31 @@ latin-1) are read with a warning, so a user can see a document was decoded by a 
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from qa.errors import DocumentError
 from qa.ingest.blocks import Block
 from qa.ingest.limits import Limits
 
-__all__ = ["BOMS", "Extracted", "decode", "normalise_newlines", "plain_text"]
+__all__ = ["BOMS", "Extracted", "OnPage", "decode", "normalise_newlines", "plain_text"]
+
+# Told (pages done, pages to do) as a reader reads pages by OCR: (0, n) before the first.
+OnPage = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
 class Extracted:
-    """What a reader got from a file's bytes: its text, page starts (PDF), any warning, and the
-    structure it found (none for plain text: chunking then judges by blank and short lines)."""
+    """What a reader got from a file's bytes: its text, page starts (PDF, image), any warning,
+    the structure it found (none for plain text: chunking then judges by blank and short lines),
+    and the 1-based numbers of the pages whose text OCR read."""
 
     text: str
     pages: tuple[int, ...] = ()
     warning: str | None = None
     blocks: tuple[Block, ...] = ()
     title: str = ""  # the document's own title when not part of its text (HTML <title>)
+    ocr_pages: tuple[int, ...] = ()
 
 
 def normalise_newlines(text: str) -> str:

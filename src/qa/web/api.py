@@ -132,6 +132,7 @@ def _view_router(service: Service) -> APIRouter:
             spans=spans,
             where=shown.where,
             pages=shown.pages,
+            ocr_pages=shown.ocr_pages,
         )
         return HTMLResponse(page)
 

@@ -12,7 +12,7 @@ import hashlib
 import html
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from urllib.parse import urlencode
 
 from qa.index.keyword import asked_spans, asked_words
@@ -159,11 +159,13 @@ def _pieces_html(
     words: frozenset[str] = frozenset(),
     passage: tuple[int, int] | None = None,
     pages: Sequence[int] = (),
+    ocr_pages: Collection[int] = (),
 ) -> str:
     """`text` (at `offset` in its document) cut wherever a quoted span, the passage or a page
     begins or ends (document offsets); each piece escaped, the asked words in it in <b>, and
     wrapped in what covers it. The first quoted sentence of the passage (else its start) is the
-    `#passage` anchor: in a long passage that is what was cited."""
+    `#passage` anchor: in a long passage that is what was cited. A page in `ocr_pages` is
+    labelled as read by OCR."""
     quoted = [(a - offset, b - offset) for a, b in spans]
     page_at = {start - offset: number for number, start in enumerate(pages, 1)}
     lo, hi = (passage[0] - offset, passage[1] - offset) if passage else (-1, -1)  # none
@@ -173,7 +175,9 @@ def _pieces_html(
     out = []
     for a, b in itertools.pairwise(cuts):
         if a in page_at:
-            out.append(f'<span class="page">page {page_at[a]}</span>')
+            number = page_at[a]
+            read = " · text read by OCR" if number in ocr_pages else ""
+            out.append(f'<span class="page">page {number}{read}</span>')
         piece = _bold(text[a:b], words)
         if any(s <= a and b <= e for s, e in quoted):
             piece = f"<mark>{piece}</mark>"
@@ -226,19 +230,35 @@ def document_page(
     spans: Sequence[tuple[int, int]],
     where: str,
     pages: Sequence[int] = (),
+    ocr_pages: Sequence[int] = (),
 ) -> str:
     """A whole indexed document as a page of its own: the cited passage shaded and scrolled
-    to, its quoted sentences marked, PDF page starts labelled, the text as it was indexed."""
+    to, its quoted sentences marked, page starts labelled (those read by OCR said to be), the
+    text as it was indexed."""
     title = esc(f"{source}, {where}")
-    body = _pieces_html(text, spans=spans, passage=(start, end), pages=pages)
+    body = _pieces_html(
+        text, spans=spans, passage=(start, end), pages=pages, ocr_pages=frozenset(ocr_pages)
+    )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{title}</title><style>{_DOCUMENT_CSS}</style></head><body>"
         f"<header><h1>{esc(source)}</h1><p>Cite: <code>{title}</code> · "
-        '<a href="#passage">back to the passage</a></p></header>'
+        '<a href="#passage">back to the passage</a></p>'
+        f"{_ocr_note(ocr_pages)}</header>"
         f'<main><div class="text">{body}</div></main>'
         "</body></html>"
+    )
+
+
+def _ocr_note(ocr_pages: Sequence[int]) -> str:
+    if not ocr_pages:
+        return ""
+    which = "page" if len(ocr_pages) == 1 else "pages"
+    numbers = ", ".join(str(n) for n in ocr_pages)
+    return (
+        f'<p class="ocr">Text of {which} {numbers} read by OCR from an image of the page: '
+        "a word may be misread.</p>"
     )
 
 
@@ -256,6 +276,7 @@ header { position: sticky; top: 0; background: #fff; border-bottom: 1px solid #e
   padding: .6em 1.2em; }
 header h1 { font-size: 1.1em; margin: 0; }
 header p { margin: .2em 0 0; font-size: .85em; }
+header .ocr { color: #92400e; }
 main { max-width: 48em; margin: 0 auto; padding: 1em 1.2em 40vh; }
 .text { white-space: pre-wrap; overflow-wrap: anywhere; }
 .passage { background: #e0e7ff; scroll-margin-top: 6em; }

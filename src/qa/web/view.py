@@ -32,7 +32,8 @@ class DocumentView:
     source: str
     text: str  # as indexed: what citation offsets point into
     where: str  # 'section "Install", lines 3-5' or "page 2" of the passage shown
-    pages: tuple[int, ...]  # where each PDF page starts in text
+    pages: tuple[int, ...]  # where each page (of a PDF, an image) starts in text
+    ocr_pages: tuple[int, ...] = ()  # 1-based pages whose text OCR read
 
 
 def document_rows(index: Index | None, docs: Path) -> list[DocumentRow]:
@@ -69,7 +70,7 @@ def document_view(
     heading = _heading_of(index, entry, start, end)
     if heading:
         place = f'section "{shown(heading)}", {place}'  # as the answer's citation says it
-    return DocumentView(source, entry.text, place, entry.pages)
+    return DocumentView(source, entry.text, place, entry.pages, entry.ocr_pages)
 
 
 def _heading_of(index: Index, entry: DocumentEntry, start: int, end: int) -> str:
@@ -87,7 +88,7 @@ def locate(index: Index | None, place: Place) -> str:
 
 
 def where(entry: DocumentEntry, start: int, end: int) -> str:
-    """ "lines a-b", or "page n" of a PDF."""
+    """ "lines a-b", or "page n" of a PDF or an image."""
     page = entry.page_at(start)
     if page is not None:
         return f"page {page}"
