@@ -92,9 +92,8 @@ def runs(log: Path) -> int:
 
 @needs_tesseract
 def test_a_fact_on_page_two_of_a_scan_is_cited_on_page_two(settings: Settings) -> None:
-    """Passages of 120 word pieces: each page's paragraphs make passages of their own here. (A
-    passage running over a page break is cited by the page it starts on: qa.ingest.chunking.)"""
-    settings = settings.with_(chunk_tokens=120)
+    """With the default passages, one runs over the page break: the answer cites the page its
+    quoted sentence is printed on, not the page the passage starts on."""
     (settings.docs / "minutes.pdf").write_bytes(scan_pdf([page(LONG_LEASE), page(TAR)]))
     (settings.docs / "invoice.png").write_bytes(png(page(FERRY)))
     report = build(settings)
@@ -120,6 +119,11 @@ def test_a_fact_on_page_two_of_a_scan_is_cited_on_page_two(settings: Settings) -
         entry = engine.index.document(source)
         assert entry is not None and entry.text[top.start : top.end] == top.text
         assert fact in top.text
+        assert entry.page_at(top.answer_spans[0][0]) == page_number
+    # The pine tar passage starts on page 1 and runs over the break.
+    tar = engine.ask("How many barrels of pine tar are in the warehouse?").passages[0]
+    entry = engine.index.document("minutes.pdf")
+    assert entry is not None and entry.page_at(tar.start) == 1
 
 
 # --------------------------------------------------------------------------- progress

@@ -199,6 +199,13 @@ def _adjacent(a: Choice, b: Choice) -> bool:
     return a.passage == b.passage and b.sentence == a.sentence + 1
 
 
+def _page(searcher: Searcher, source: str, offset: int) -> int | None:
+    """The page the quote starts on: a passage running over a page break is cited where its
+    quoted sentence is printed, not where the passage begins."""
+    entry = searcher.index.document(source)
+    return entry.page_at(offset) if entry is not None else None
+
+
 def _cite(rank: int, hit: Hit, searcher: Searcher, chosen: list[Choice]) -> CitedPassage:
     passage = searcher.index.passages[hit.row]
     spans = tuple(
@@ -214,7 +221,7 @@ def _cite(rank: int, hit: Hit, searcher: Searcher, chosen: list[Choice]) -> Cite
         start=passage.start,
         end=passage.end,
         lines=passage.lines,
-        page=passage.page,
+        page=_page(searcher, passage.source, spans[0][0]) if spans else passage.page,
         text=passage.text,
         heading=passage.heading,
         score=hit.score,
