@@ -16,6 +16,7 @@ from pathlib import Path
 
 import docx
 import pytest
+from fakes import pdf_file
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -211,15 +212,4 @@ def _tiny_pdf() -> bytes:
     ]
     body = "BT /F1 12 Tf 72 720 Td (Hello from a tiny PDF.) Tj ET"
     objects.append(f"<< /Length {len(body)} >>\nstream\n{body}\nendstream")
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += f"{number} 0 obj\n{obj}\nendobj\n".encode()
-    xref = len(out)
-    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
-    out += (
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    )
-    return bytes(out)
+    return pdf_file([obj.encode() for obj in objects])
