@@ -19,13 +19,15 @@ stay twins, and 100,000 passages build in minutes). Then, each a fresh process:
     model (add_one_s, model load included: that is what a user waits for);
   * delete one: a generated document removed, then `qa index` (delete_one_s).
 
-disk_mb is the index folder after the first build (MiB). compact_s is null: format v4 has no
-compaction. One JSON line per N on stdout; progress on stderr. Every process gets
-HF_HUB_OFFLINE=1 and a temporary QA_CACHE (the model's ONNX export is made there once, before
-anything is timed). Timings are wall clock on a machine other processes may share: each line
-carries the 1-minute load average. --profile writes cProfile summaries of the open and of the
-questions into <folder>/n<N>/profile/ (the folder is named on stderr; the timings of a profiled
-run are inflated by the profiler).
+Each `qa index` is a whole process running the CLI's own main (its stdout captured, so the
+process's peak RSS joins the figures: build_peak_rss_mb, add_peak_rss_mb). disk_mb is the
+index folder after the first build (MiB; one build, not the two kept after an update).
+compact_s is null: format v4 has no compaction. One JSON line per N on stdout; progress on
+stderr. Every process gets HF_HUB_OFFLINE=1 and a temporary QA_CACHE (the model's ONNX export
+is made there once, before anything is timed). Timings are wall clock on a machine other
+processes may share: each line carries the 1-minute load average. --profile writes cProfile
+summaries of the open and of the questions into <folder>/n<N>/profile/ (the folder is named on
+stderr; the timings of a profiled run are inflated by the profiler).
 """
 
 from __future__ import annotations
@@ -74,32 +76,47 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, str]:
     return seconds, (out.stdout.strip().splitlines() or [""])[-1]
 
 
-def qa_index(docs: Path, index: Path, env: dict[str, str]) -> tuple[float, dict[str, Any]]:
-    cli = [sys.executable, "-m", "qa.cli.main", "index", "--json"]
-    seconds, line = run([*cli, "--docs", str(docs), "--index", str(index)], env)
+def qa_index(
+    docs: Path, index: Path, env: dict[str, str], *, stand_in: bool = False
+) -> tuple[float, dict[str, Any]]:
+    """A whole `qa index` process: its wall time, and its report with its peak RSS added."""
+    job = {"docs": str(docs), "index": str(index), "stand_in": stand_in}
+    seconds, line = run(worker_args("index", job), env)
     return seconds, json.loads(line)
 
 
 def worker(role: str, job: dict[str, Any]) -> None:
     """The processes this script times; each prints one JSON line."""
-    if role == "build":
-        build_with_stand_in(job)
+    if role == "index":
+        index_process(job)
     else:
         serve(job)
 
 
-def build_with_stand_in(job: dict[str, Any]) -> None:
-    """`qa index` itself (its CLI, progress and report), its model swapped for the stand-in."""
-    from query_scale import HashedEmbedder
+def index_process(job: dict[str, Any]) -> None:
+    """`qa index --json` itself (its CLI, progress and report), run in this process so its
+    peak RSS can be read; with stand_in, its model is the stand-in embedder."""
+    import contextlib
+    import io
 
     import qa.index.build
     from qa.cli.main import main as cli
 
-    def stand_in(settings: object) -> HashedEmbedder:
-        return HashedEmbedder()
+    if job["stand_in"]:
+        from query_scale import HashedEmbedder
 
-    qa.index.build.load_embedder = stand_in  # type: ignore[assignment]
-    sys.exit(cli(["index", "--json", "--docs", job["docs"], "--index", job["index"]]))
+        def stand_in(settings: object) -> HashedEmbedder:
+            return HashedEmbedder()
+
+        qa.index.build.load_embedder = stand_in  # type: ignore[assignment]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli(["index", "--json", "--docs", job["docs"], "--index", job["index"]])
+    if code != 0:
+        sys.exit(code)
+    report = json.loads(out.getvalue().strip().splitlines()[-1])
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({**report, "peak_rss_mb": peak}))
 
 
 def serve(job: dict[str, Any]) -> None:
@@ -201,8 +218,7 @@ def measure(size: int, folder: Path, env: dict[str, str], args: argparse.Namespa
     say(f"N={size}: generating the corpus in {docs}")
     generate_corpus(docs, size)
     say(f"N={size}: building with the stand-in embedder")
-    build_s, line = run(worker_args("build", {"docs": str(docs), "index": str(index)}), env)
-    built = json.loads(line)
+    build_s, built = qa_index(docs, index, env, stand_in=True)
     disk = disk_mb(index)
     say(f"N={size}: built in {build_s:.1f} s, {disk:.0f} MiB; serving {args.questions} questions")
     job = {
@@ -242,6 +258,8 @@ def measure(size: int, folder: Path, env: dict[str, str], args: argparse.Namespa
         "rss_index_mb": round(served["rss_index_mb"]),
         "peak_rss_mb": round(served["peak_rss_mb"]),
         "noop_s": round(noop_s, 2),
+        "build_peak_rss_mb": round(built["peak_rss_mb"]),
+        "add_peak_rss_mb": round(added["peak_rss_mb"]),
         "questions": len(job["questions"]),
         "load_avg": round(os.getloadavg()[0], 2),
     }
