@@ -13,7 +13,8 @@ stay twins, and 100,000 passages build in minutes). Then, each a fresh process:
     warm_s), and asks --questions questions of eval/seeds.jsonl with the answer and vector
     caches cleared before each (ask_p50_ms / ask_p99_ms: embedding + search + answer; p99 is
     the nearest-rank, so of 50 questions the slowest). rss_mb is that process's VmRSS after
-    the questions; rss_index_mb what opening the index added to it;
+    the questions (rss_anon_mb: without the pages of memory-mapped files); rss_index_mb what
+    opening the index added to it;
   * no-op: `qa index` with nothing changed (noop_s);
   * add one: a small new document written into the folder, then `qa index` with the real
     model (add_one_s, model load included: that is what a user waits for);
@@ -170,6 +171,7 @@ def serve(job: dict[str, Any]) -> None:
         "ask_p50_ms": statistics.median(ordered),
         "ask_p99_ms": ordered[max(0, -(-len(ordered) * 99 // 100) - 1)],
         "rss_mb": vm_rss_mb(),
+        "rss_anon_mb": vm_rss_mb("RssAnon"),
         "rss_index_mb": after_open - before,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "documents": len(index.documents),
@@ -185,9 +187,11 @@ def dump(profile: Any, path: Path, pstats: Any) -> None:
             pstats.Stats(profile, stream=handle).sort_stats(order).print_stats(30)
 
 
-def vm_rss_mb() -> float:
+def vm_rss_mb(field: str = "VmRSS") -> float:
+    """A memory figure of this process (/proc/self/status, MiB): VmRSS counts the pages of
+    memory-mapped files it has touched as well, RssAnon only its own memory."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -256,6 +260,7 @@ def measure(size: int, folder: Path, env: dict[str, str], args: argparse.Namespa
         "load_s": round(served["load_s"], 3),
         "warm_s": round(served["warm_s"], 2),
         "rss_index_mb": round(served["rss_index_mb"]),
+        "rss_anon_mb": round(served["rss_anon_mb"]),
         "peak_rss_mb": round(served["peak_rss_mb"]),
         "noop_s": round(noop_s, 2),
         "build_peak_rss_mb": round(built["peak_rss_mb"]),
