@@ -117,6 +117,7 @@ class _Parts:
         self.passage_vectors: list[np.ndarray] = []
         self.sentences: list[np.ndarray] = []
         self.sentence_vectors: list[np.ndarray] = []
+        self.sentence_count = 0  # a running total: summing the parts per document is quadratic
 
     def reuse(self, previous: Index, entry: DocumentEntry) -> None:
         (p_lo, p_hi), (s_lo, s_hi) = entry.passages, entry.sentences
@@ -159,9 +160,10 @@ class _Parts:
         spans: np.ndarray,
         sentence_vectors: np.ndarray,
     ) -> None:
-        p_lo, s_lo = len(self.passages), sum(len(s) for s in self.sentences)
+        p_lo, s_lo = len(self.passages), self.sentence_count
         doc_row = np.full((len(spans), 1), len(self.entries), dtype=np.int64)
         self.sentences.append(np.hstack([doc_row, spans]))
+        self.sentence_count += len(spans)
         self.passages.extend(passages)
         self.passage_vectors.append(passage_vectors)
         self.sentence_vectors.append(sentence_vectors)
